@@ -1,0 +1,353 @@
+"""Compiled event loop and Monte Carlo block kernels (private).
+
+The event loop reproduces the SimPy reference engine's order of events exactly
+(see ``simpy_engine`` and ``docs/model.md``, "Order of events"):
+
+* deliveries wait in a binary heap keyed by ``(time, 2 + kind, sequence)``,
+  the sequence being the order in which they were sent (SimPy's event id);
+* what SimPy does at one instant at priority NORMAL is replayed by a FIFO of
+  two entry types: ``PUT`` (a store put event: wakes the actor if it waits and
+  its inbox holds a message) and ``GET`` (the actor handles a message, then
+  takes the next one from its inbox or waits again);
+* the run stops after the handler that ends it, or when the next delivery is
+  due at or after the horizon.
+
+The rules themselves are :func:`escalation_sim.model.rules.handle`, the same
+compiled function the SimPy engine calls.
+
+Kernels take arrays in and fill arrays out. The public wrapper is
+:mod:`escalation_sim.engines.montecarlo`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..model import rules
+from ..model.constants import (
+    INFO_FIELDS,
+    M_KIND,
+    MAX_OUT,
+    MSG_FIELDS,
+    N_ACTORS,
+    N_OUTCOMES,
+    N_STREAMS,
+    O_DELAY,
+    O_DELAYED,
+    O_MSG,
+    O_TARGET,
+    OUT_FIELDS,
+    PRIORITY_BASE,
+    STATE_SIZE,
+    X_END_TIME,
+    X_EVENTS,
+    X_NEED,
+    X_OUTCOME,
+    X_PROLIFERATED,
+    NO_CHALLENGE,
+)
+
+POOL = 256  # messages alive at once (in flight or in inboxes)
+INBOX = 64  # per actor
+FIFO = 512
+SEQ_BITS = 40  # heap key = priority << SEQ_BITS | sequence
+
+ERR_OVERFLOW = 1
+
+PUT = 0
+GET = 1
+
+# integer workspace layout: counters and ring buffers in one int64 array
+W_FREE_TOP = 0
+W_HEAP_N = 1
+W_FIFO_HEAD = 2
+W_FIFO_LEN = 3
+W_SEQ = 4
+W_ERR = 5
+W_IB_HEAD = 8  # N_ACTORS entries
+W_IB_LEN = W_IB_HEAD + N_ACTORS
+W_WAITING = W_IB_LEN + N_ACTORS
+W_FREE = W_WAITING + N_ACTORS  # POOL entries: stack of free slots
+W_HEAP_KEY = W_FREE + POOL
+W_HEAP_SLOT = W_HEAP_KEY + POOL
+W_TARGET = W_HEAP_SLOT + POOL  # target actor of each slot
+W_IB = W_TARGET + POOL  # N_ACTORS * INBOX
+W_FIFO_TYPE = W_IB + N_ACTORS * INBOX
+W_FIFO_ACTOR = W_FIFO_TYPE + FIFO
+W_FIFO_SLOT = W_FIFO_ACTOR + FIFO
+W_SIZE = W_FIFO_SLOT + FIFO
+
+
+class Workspace:
+    """Scratch arrays for one thread of the event loop (allocated per block)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def sizes() -> dict[str, int]:
+        """Sizes of the arrays, for documentation and tests."""
+        return {"int": W_SIZE, "pool": POOL, "fifo": FIFO, "inbox": INBOX}
+
+
+@njit(cache=True)
+def _heap_less(ht, w, i, j):
+    if ht[i] != ht[j]:
+        return ht[i] < ht[j]
+    return w[W_HEAP_KEY + i] < w[W_HEAP_KEY + j]
+
+
+@njit(cache=True)
+def _heap_swap(ht, w, i, j):
+    t = ht[i]
+    ht[i] = ht[j]
+    ht[j] = t
+    k = w[W_HEAP_KEY + i]
+    w[W_HEAP_KEY + i] = w[W_HEAP_KEY + j]
+    w[W_HEAP_KEY + j] = k
+    s = w[W_HEAP_SLOT + i]
+    w[W_HEAP_SLOT + i] = w[W_HEAP_SLOT + j]
+    w[W_HEAP_SLOT + j] = s
+
+
+@njit(cache=True)
+def _heap_push(ht, w, t, key, slot):
+    i = w[W_HEAP_N]
+    w[W_HEAP_N] = i + 1
+    ht[i] = t
+    w[W_HEAP_KEY + i] = key
+    w[W_HEAP_SLOT + i] = slot
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _heap_less(ht, w, i, parent):
+            _heap_swap(ht, w, i, parent)
+            i = parent
+        else:
+            break
+
+
+@njit(cache=True)
+def _heap_pop(ht, w):
+    """Remove the heap's first entry; return its slot (time is ``ht[0]`` before the call)."""
+    slot = w[W_HEAP_SLOT]
+    n = w[W_HEAP_N] - 1
+    w[W_HEAP_N] = n
+    if n > 0:
+        ht[0] = ht[n]
+        w[W_HEAP_KEY] = w[W_HEAP_KEY + n]
+        w[W_HEAP_SLOT] = w[W_HEAP_SLOT + n]
+        i = 0
+        while True:
+            left = 2 * i + 1
+            if left >= n:
+                break
+            child = left
+            if left + 1 < n and _heap_less(ht, w, left + 1, left):
+                child = left + 1
+            if _heap_less(ht, w, child, i):
+                _heap_swap(ht, w, child, i)
+                i = child
+            else:
+                break
+    return slot
+
+
+@njit(cache=True)
+def _fifo_push(w, typ, actor, slot):
+    if w[W_FIFO_LEN] >= FIFO:
+        w[W_ERR] = ERR_OVERFLOW
+        return
+    pos = (w[W_FIFO_HEAD] + w[W_FIFO_LEN]) % FIFO
+    w[W_FIFO_TYPE + pos] = typ
+    w[W_FIFO_ACTOR + pos] = actor
+    w[W_FIFO_SLOT + pos] = slot
+    w[W_FIFO_LEN] += 1
+
+
+@njit(cache=True)
+def _inbox_push(w, actor, slot):
+    if w[W_IB_LEN + actor] >= INBOX:
+        w[W_ERR] = ERR_OVERFLOW
+        return
+    pos = (w[W_IB_HEAD + actor] + w[W_IB_LEN + actor]) % INBOX
+    w[W_IB + actor * INBOX + pos] = slot
+    w[W_IB_LEN + actor] += 1
+
+
+@njit(cache=True)
+def _inbox_pop(w, actor):
+    head = w[W_IB_HEAD + actor]
+    slot = w[W_IB + actor * INBOX + head]
+    w[W_IB_HEAD + actor] = (head + 1) % INBOX
+    w[W_IB_LEN + actor] -= 1
+    return slot
+
+
+@njit(cache=True)
+def _put(w, actor, slot):
+    """A store put: the message joins the inbox; a PUT event is queued."""
+    _inbox_push(w, actor, slot)
+    _fifo_push(w, PUT, actor, slot)
+
+
+@njit(cache=True)
+def _send(out, n, now, msgs, ht, w):
+    """Distribute the ``n`` messages a handler wrote, in order (as the SimPy engine does)."""
+    for r in range(n):
+        top = w[W_FREE_TOP]
+        if top == 0:
+            w[W_ERR] = ERR_OVERFLOW
+            return
+        top -= 1
+        w[W_FREE_TOP] = top
+        slot = w[W_FREE + top]
+        for f in range(MSG_FIELDS):
+            msgs[slot, f] = out[r, O_MSG + f]
+        target = int(out[r, O_TARGET])
+        w[W_TARGET + slot] = target
+        if out[r, O_DELAYED] > 0.0:
+            pri = PRIORITY_BASE + int(out[r, O_MSG + M_KIND])
+            key = (np.int64(pri) << SEQ_BITS) | w[W_SEQ]
+            w[W_SEQ] += 1
+            _heap_push(ht, w, now + out[r, O_DELAY], key, slot)
+        else:
+            _put(w, target, slot)
+
+
+@njit(cache=True)
+def _free(w, slot):
+    w[W_FREE + w[W_FREE_TOP]] = slot
+    w[W_FREE_TOP] += 1
+
+
+@njit(cache=True)
+def simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, info):
+    """Run one replication to its end; fill the state vector ``st``.
+
+    Returns 0, or an error code if a workspace limit was exceeded (the wrapper
+    raises: a silent overflow would break identity with the SimPy engine).
+    """
+    mix = rules.setup(p_mixes, mix_cum, seed, rep, st, keys, ctr)
+    p = p_mixes[mix]
+    horizon = p[rules.HORIZON]
+    w[:W_FREE] = 0
+    for i in range(POOL):
+        w[W_FREE + i] = i
+    w[W_FREE_TOP] = POOL
+    for a in range(N_ACTORS):
+        w[W_WAITING + a] = 1  # every process starts by waiting on its inbox
+    now = 0.0
+    n = rules.initial_messages(st, p, out)
+    _send(out, n, now, msgs, ht, w)
+    while True:
+        while w[W_FIFO_LEN] > 0:
+            head = w[W_FIFO_HEAD]
+            typ = w[W_FIFO_TYPE + head]
+            actor = w[W_FIFO_ACTOR + head]
+            slot = w[W_FIFO_SLOT + head]
+            w[W_FIFO_HEAD] = (head + 1) % FIFO
+            w[W_FIFO_LEN] -= 1
+            if typ == PUT:
+                if w[W_WAITING + actor] == 1 and w[W_IB_LEN + actor] > 0:
+                    w[W_WAITING + actor] = 0
+                    _fifo_push(w, GET, actor, _inbox_pop(w, actor))
+                continue
+            n = rules.handle(actor, msgs[slot], now, st, p, keys, ctr, out, info)
+            _free(w, slot)
+            _send(out, n, now, msgs, ht, w)
+            if w[W_ERR] != 0:
+                return w[W_ERR]
+            if rules.run_done(st, p):
+                rules.finalize(st, p)
+                return 0
+            if w[W_IB_LEN + actor] > 0:
+                _fifo_push(w, GET, actor, _inbox_pop(w, actor))
+            else:
+                w[W_WAITING + actor] = 1
+        if w[W_HEAP_N] == 0 or ht[0] >= horizon:
+            break
+        now = ht[0]
+        slot = _heap_pop(ht, w)
+        _put(w, w[W_TARGET + slot], slot)
+    rules.finalize(st, p)
+    return w[W_ERR]
+
+
+@njit(cache=True)
+def _workspace():
+    return (
+        np.zeros(STATE_SIZE),
+        np.zeros(N_STREAMS, dtype=np.uint64),
+        np.zeros(N_STREAMS, dtype=np.uint64),
+        np.zeros((POOL, MSG_FIELDS)),
+        np.zeros(POOL),
+        np.zeros(W_SIZE, dtype=np.int64),
+        np.zeros((MAX_OUT, OUT_FIELDS)),
+        np.zeros(INFO_FIELDS),
+    )
+
+
+@njit(cache=True)
+def final_states(p_mixes, mix_cum, seed, reps, states, errors):
+    """Final state of each replication in ``reps`` (for tests and replays; serial)."""
+    st, keys, ctr, msgs, ht, w, out, info = _workspace()
+    for i in range(reps.shape[0]):
+        errors[i] = simulate_one(p_mixes, mix_cum, seed, reps[i], st, keys, ctr, msgs, ht, w, out, info)
+        states[i, :] = st
+
+
+# --- Monte Carlo blocks -------------------------------------------------------
+# Per block b (row b of every output): counts[b, need, outcome], prolif[b, need],
+# dur_sum[b], dur_sumsq[b] (over challenged crises), hist[b, bin] (durations of
+# challenged crises), events[b], draws[b], err[b].
+@njit(cache=True)
+def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+    """Run the replications of ``block`` and aggregate them into row ``b`` of the outputs."""
+    st, keys, ctr, msgs, ht, w, out, info = _workspace()
+    n_bins = hist.shape[1]
+    first = block * block_size
+    last = min(first + block_size, n_total)
+    s1 = 0.0
+    s2 = 0.0
+    ev = 0
+    dr = 0
+    for rep in range(first, last):
+        e = simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, info)
+        if e != 0:
+            err[b] = e
+            return
+        need = int(st[X_NEED])
+        outcome = int(st[X_OUTCOME])
+        counts[b, need, outcome] += 1
+        if st[X_PROLIFERATED] > 0.0:
+            prolif[b, need] += 1
+        if outcome != NO_CHALLENGE:
+            d = st[X_END_TIME]
+            s1 += d
+            s2 += d * d
+            k = int(d / bin_width)
+            hist[b, min(k, n_bins - 1)] += 1
+        ev += int(st[X_EVENTS])
+        for s in range(N_STREAMS):
+            dr += ctr[s]
+    dur_sum[b] = s1
+    dur_sumsq[b] = s2
+    events[b] = ev
+    draws[b] = dr
+
+
+@njit(cache=True, parallel=True)
+def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+    """Parallel twin of :func:`run_blocks_serial`: one block per iteration, any thread."""
+    for b in prange(blocks.shape[0]):
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
+
+
+@njit(cache=True)
+def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+    """Serial twin of :func:`run_blocks_parallel` (identical output by construction)."""
+    for b in range(blocks.shape[0]):
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
+
+
+OUTCOME_COUNT = N_OUTCOMES

@@ -1,0 +1,332 @@
+"""Load and validate scenario and experiment files (TOML).
+
+Every problem becomes one :class:`ConfigError` naming the file, the field and
+what is allowed; the CLI prints it and exits with code 2, before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..model.params import (
+    ALLY_INSTRUMENTS,
+    DEFENDER_STRATEGY_NAMES,
+    RESPONSE_RULES,
+    SPEC_BY_KEY,
+    Param,
+)
+from ..model.scenario import Mix, Scenario
+
+
+class ConfigError(Exception):
+    """A configuration problem: ``file: field: message``."""
+
+    def __init__(self, source: str, field_: str, message: str):
+        self.source = source
+        self.field = field_
+        self.message = message
+        super().__init__(f"{source}: {field_}: {message}" if field_ else f"{source}: {message}")
+
+
+def read_toml(path: str | Path) -> dict:
+    """Read a TOML file, turning a missing file or a syntax error into ConfigError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(str(path), "", "no such file")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "not a UTF-8 text file") from None
+
+
+def _range_text(spec: Param) -> str:
+    lo = "-inf" if math.isinf(spec.lo) else f"{spec.lo:g}"
+    hi = "inf" if math.isinf(spec.hi) else f"{spec.hi:g}"
+    return f"[{lo}, {hi}]"
+
+
+def coerce_value(source: str, key: str, value: Any) -> float:
+    """Validate one parameter value and return it coded as a float.
+
+    Parameters
+    ----------
+    source : str
+        File name, for the message.
+    key : str
+        ``section.name``.
+    value : Any
+        The raw value (TOML type).
+    """
+    spec = SPEC_BY_KEY.get(key)
+    if spec is None:
+        section = key.split(".")[0]
+        known = sorted(k.split(".", 1)[1] for k in SPEC_BY_KEY if k.startswith(section + "."))
+        allowed = ", ".join(known) if known else "no such section"
+        raise ConfigError(source, key, f"unknown field; allowed in [{section}]: {allowed}")
+    if spec.kind == "choice":
+        if not isinstance(value, str) or value not in spec.choices:
+            raise ConfigError(source, key, f"got {value!r}; allowed: {', '.join(spec.choices)}")
+        return float(spec.choices.index(value))
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"got {value!r}; allowed: true or false")
+        return 1.0 if value else 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(source, key, f"got {value!r} ({type(value).__name__}); allowed: a number in {_range_text(spec)}")
+    if spec.kind == "int" and float(value) != int(value):
+        raise ConfigError(source, key, f"got {value!r}; allowed: a whole number in {_range_text(spec)}")
+    v = float(value)
+    if math.isnan(v) or not (spec.lo <= v <= spec.hi):
+        what = "a probability in [0, 1]" if spec.kind == "prob" else f"a number in {_range_text(spec)}"
+        if spec.unit == "days" and v < 0:
+            what = f"a non-negative delay in days {_range_text(spec)}"
+        raise ConfigError(source, key, f"got {value!r}; allowed: {what}")
+    return v
+
+
+def parse_strategies(source: str, key: str, value: Any) -> tuple[str, ...]:
+    """Validate a defender strategy mix: a list of known names, at most one response rule."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(source, key, f"got {value!r}; allowed: a list of strategy names")
+    for v in value:
+        if v not in DEFENDER_STRATEGY_NAMES:
+            raise ConfigError(source, key, f"unknown strategy {v!r}; allowed: {', '.join(DEFENDER_STRATEGY_NAMES)}")
+    rules_ = [v for v in value if v in RESPONSE_RULES]
+    if len(rules_) > 1:
+        raise ConfigError(source, key, f"a mix takes at most one response rule ({', '.join(RESPONSE_RULES)}); got {', '.join(rules_)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(source, key, "a strategy is listed twice")
+    order = {s: i for i, s in enumerate(DEFENDER_STRATEGY_NAMES)}
+    return tuple(sorted(value, key=order.__getitem__))
+
+
+def parse_population(source: str, key: str, value: Any) -> tuple[Mix, ...]:
+    """Validate ``defender.population``: a list of ``{weight, strategy}`` tables."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(source, key, "allowed: a non-empty list of {weight = w, strategy = [...]} tables")
+    mixes = []
+    for i, item in enumerate(value):
+        k = f"{key}[{i}]"
+        if not isinstance(item, dict) or set(item) - {"weight", "strategy"} or "strategy" not in item:
+            raise ConfigError(source, k, "allowed: a table with 'weight' (> 0) and 'strategy' (list of names)")
+        w = item.get("weight", 1.0)
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not (w > 0 and math.isfinite(w)):
+            raise ConfigError(source, k + ".weight", f"got {w!r}; allowed: a positive number")
+        mixes.append(Mix(parse_strategies(source, k + ".strategy", item["strategy"]), float(w)))
+    return tuple(mixes)
+
+
+def scenario_from_mapping(data: dict, source: str, base: Scenario | None = None) -> Scenario:
+    """Validate a scenario mapping (parsed TOML) and build the :class:`Scenario`.
+
+    Parameters
+    ----------
+    data : dict
+        ``{"scenario": {...}, "channel": {...}, ...}``.
+    source : str
+        File name for messages.
+    base : Scenario, optional
+        Values not given here come from ``base`` (else the defaults).
+    """
+    values: dict[str, float] = dict(base.values) if base else {}
+    mixes = base.mixes if base else (Mix(()),)
+    meta = data.get("scenario", {})
+    if not isinstance(meta, dict):
+        raise ConfigError(source, "scenario", "allowed: a table with name and description")
+    unknown_meta = set(meta) - {"name", "description"}
+    if unknown_meta:
+        raise ConfigError(source, f"scenario.{sorted(unknown_meta)[0]}", "unknown field; allowed: name, description")
+    sections = {k.split(".")[0] for k in SPEC_BY_KEY}
+    for section, table in data.items():
+        if section == "scenario":
+            continue
+        if section not in sections:
+            raise ConfigError(source, section, f"unknown section; allowed: scenario, {', '.join(sorted(sections))}")
+        if not isinstance(table, dict):
+            raise ConfigError(source, section, "allowed: a table of fields")
+        for name, value in table.items():
+            key = f"{section}.{name}"
+            if key == "defender.strategy":
+                mixes = (Mix(parse_strategies(source, key, value)),)
+            elif key == "defender.population":
+                mixes = parse_population(source, key, value)
+            else:
+                values[key] = coerce_value(source, key, value)
+    if "strategy" in data.get("defender", {}) and "population" in data.get("defender", {}):
+        raise ConfigError(source, "defender.population", "give either defender.strategy or defender.population, not both")
+    scenario = Scenario(
+        name=str(meta.get("name", base.name if base else Path(source).stem)),
+        values=values,
+        mixes=mixes,
+        description=str(meta.get("description", base.description if base else "")),
+        source=source,
+    )
+    check_scenario(scenario)
+    return scenario
+
+
+def check_scenario(s: Scenario) -> None:
+    """Rules that involve several fields."""
+    src = s.source
+    for who in ("challenger", "defender"):
+        if s.value(f"{who}.resolve_low") > s.value(f"{who}.resolve_high"):
+            raise ConfigError(src, f"{who}.resolve_low", f"must be <= {who}.resolve_high")
+    if s.value("military.incident_rate") * s.value("military.incident_tick_mean") > 1.0:
+        raise ConfigError(
+            src,
+            "military.incident_rate",
+            "incident_rate * incident_tick_mean must be <= 1 (a tick accepts at most one incident)",
+        )
+    if s.value("ally.present") == 0.0:
+        for m in s.mixes:
+            used = [x for x in m.strategies if x in ALLY_INSTRUMENTS]
+            if used:
+                raise ConfigError(src, "defender.strategy", f"{used[0]} reassures an ally, but ally.present is false")
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario file.
+
+    Parameters
+    ----------
+    path : path-like
+        The TOML file.
+    overrides : dict, optional
+        ``section.name -> raw value`` applied on top (e.g. from the CLI).
+    """
+    data = read_toml(path)
+    if overrides:
+        for key, val in overrides.items():
+            section, name = key.split(".", 1)
+            data.setdefault(section, {})[name] = val
+    return scenario_from_mapping(data, str(path))
+
+
+# --- experiments ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    """One cell of an experiment: a label, its scenario, and the overrides that made it."""
+
+    index: int
+    label: str
+    scenario: Scenario
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: base scenario, cells and run settings."""
+
+    name: str
+    source: str
+    scenario_path: str
+    cells: tuple[Cell, ...]
+    replications: int
+    seed: int
+    block_size: int
+    description: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+EXPERIMENT_FIELDS = {"name", "description", "scenario", "replications", "seed", "block_size"}
+
+
+def _positive_int(source: str, key: str, value: Any, lo: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(source, key, f"got {value!r}; allowed: a whole number >= {lo}")
+    return value
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, list):
+        return "+".join(map(str, value)) if value else "none"
+    if isinstance(value, dict):
+        return "+".join(f"{k}={_label(v)}" for k, v in value.items())
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment file.
+
+    An experiment names a base scenario (path relative to the experiment file)
+    and its cells: a ``[grid]`` whose fields (``"section.name"`` = list of
+    values) are crossed, and/or explicit ``[[cells]]`` tables with a ``label``
+    and overrides.
+    """
+    source = str(path)
+    data = read_toml(path)
+    unknown = set(data) - {"experiment", "grid", "cells"}
+    if unknown:
+        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells")
+    exp = data.get("experiment")
+    if not isinstance(exp, dict):
+        raise ConfigError(source, "experiment", "missing [experiment] table (name, scenario, replications, seed)")
+    bad = set(exp) - EXPERIMENT_FIELDS
+    if bad:
+        raise ConfigError(source, f"experiment.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(sorted(EXPERIMENT_FIELDS))}")
+    if "scenario" not in exp or not isinstance(exp["scenario"], str):
+        raise ConfigError(source, "experiment.scenario", "required: path of the base scenario file")
+    scen_path = (Path(path).parent / exp["scenario"]).resolve()
+    base = load_scenario(scen_path)
+    replications = _positive_int(source, "experiment.replications", exp.get("replications", 100_000))
+    seed = _positive_int(source, "experiment.seed", exp.get("seed", 0), lo=0)
+    block = _positive_int(source, "experiment.block_size", exp.get("block_size", 4096))
+
+    cells: list[tuple[str, dict]] = []
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict):
+        raise ConfigError(source, "grid", "allowed: a table of \"section.name\" = [values]")
+    axes = []
+    for key, vals in grid.items():
+        if not isinstance(vals, list) or not vals:
+            raise ConfigError(source, f"grid.{key}", "allowed: a non-empty list of values")
+        axes.append([(key, v) for v in vals])
+    if axes:
+        for combo in itertools.product(*axes):
+            cells.append((", ".join(f"{k}={_label(v)}" for k, v in combo), dict(combo)))
+    explicit = data.get("cells", [])
+    if not isinstance(explicit, list):
+        raise ConfigError(source, "cells", "allowed: an array of tables [[cells]]")
+    for i, c in enumerate(explicit):
+        if not isinstance(c, dict):
+            raise ConfigError(source, f"cells[{i}]", "allowed: a table with label and \"section.name\" = value")
+        over = {k: v for k, v in c.items() if k != "label"}
+        cells.append((str(c.get("label", _label(over) or f"cell {i}")), over))
+    if not cells:
+        raise ConfigError(source, "grid", "the experiment has no cells: give a [grid] or [[cells]]")
+
+    built = []
+    for idx, (label, over) in enumerate(cells):
+        mapping: dict = {}
+        for key, val in over.items():
+            if "." not in key:
+                raise ConfigError(source, f"cells[{idx}].{key}", "allowed: \"section.name\" = value")
+            section, name = key.split(".", 1)
+            mapping.setdefault(section, {})[name] = val
+        try:
+            scen = scenario_from_mapping(mapping, source, base=base)
+        except ConfigError as exc:
+            raise ConfigError(source, f"cell '{label}': {exc.field}", exc.message) from None
+        built.append(Cell(idx, label, scen, over))
+    return Experiment(
+        name=str(exp.get("name", Path(path).stem)),
+        source=source,
+        scenario_path=str(scen_path),
+        cells=tuple(built),
+        replications=replications,
+        seed=seed,
+        block_size=block,
+        description=str(exp.get("description", "")),
+        raw=data,
+    )
