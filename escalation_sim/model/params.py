@@ -82,6 +82,7 @@ SPEC: tuple[Param, ...] = (
     _P("challenger.challenge_threshold", 0.35, "float", -INF, INF, "", "motivation above which the challenger opens a crisis at t = 0"),
     _P("challenger.backdown_threshold", 0.0, "float", -INF, INF, "", "motivation (plus audience cost) below which the challenger backs down"),
     _P("challenger.settle_threshold", 0.45, "float", -INF, INF, "", "motivation below which the challenger settles at low tension"),
+    _P("challenger.escalate_threshold", 0.7, "float", -INF, INF, "", "motivation above which the challenger climbs a rung even when resisted (costs of inaction)"),
     _P("challenger.war_threshold", 1.0, "float", -INF, INF, "", "motivation above which the challenger starts a war when facing mobilization or force"),
     _P("challenger.noise", 0.25, "float", 0.0, INF, "", "half-width of the uniform noise on each decision's motivation"),
     _P("challenger.strategy", 0.0, "choice", 0.0, 2.0, "", "challenger's response rule", CHALLENGER_STRATEGIES),

@@ -148,6 +148,7 @@ C_CHALLENGE = _I["challenger.challenge_threshold"]
 C_BACKDOWN = _I["challenger.backdown_threshold"]
 C_SETTLE = _I["challenger.settle_threshold"]
 C_WAR = _I["challenger.war_threshold"]
+C_ESCALATE = _I["challenger.escalate_threshold"]
 C_NOISE = _I["challenger.noise"]
 C_STRATEGY = _I["challenger.strategy"]
 D_RESOLVE_LOW = _I["defender.resolve_low"]
@@ -418,16 +419,30 @@ def motivation(st, p, keys, ctr, s, now):
 
 # --- strategies: the level a leader answers with (model.md: Strategies) -------
 @njit(cache=True)
-def challenger_response(p, own, perceived):
-    """Level of the challenger's next move under its strategy."""
+def challenger_response(p, own, perceived, m):
+    """Level of the challenger's next move under its strategy, given motivation ``m``.
+
+    Probing: climb a rung if the defender backed off (``perceived < own``) and
+    the challenger is not ready to settle, or if motivation exceeds
+    ``escalate_threshold``; otherwise hold. Firm: climb a rung, never below the
+    defender. Reciprocating: mirror the defender, one rung above it when
+    motivation exceeds ``escalate_threshold``.
+    """
     rule = int(p[C_STRATEGY])
-    if rule == PROBING:  # push while unresisted, hold when resisted
-        level = own + 1 if perceived <= own else own
-    elif rule == FIRM:  # climb steadily, never below the defender
+    eager = m > p[C_ESCALATE]
+    if rule == PROBING:
+        if eager or (perceived < own and m >= p[C_SETTLE]):
+            level = own + 1
+        else:
+            level = own
+        low = DEMAND
+    elif rule == FIRM:
         level = max(own + 1, perceived)
-    else:  # RECIPROCATING: mirror the defender
-        level = perceived
-    return max(DEMAND if rule != RECIPROCATING else CONCESSION, min(level, LIMITED_FORCE))
+        low = DEMAND
+    else:  # RECIPROCATING
+        level = perceived + 1 if eager else perceived
+        low = CONCESSION
+    return max(low, min(level, LIMITED_FORCE))
 
 
 @njit(cache=True)
@@ -538,7 +553,7 @@ def challenger_decides(st, p, keys, ctr, out, n, info, perceived, now):
         end_crisis(st, SETTLEMENT, now)
         info[I_EVENT] = EV_SETTLE
         return n
-    level = challenger_response(p, own, perceived)
+    level = challenger_response(p, own, perceived, m)
     info[I_EVENT] = EV_RESPOND
     info[I_LEVEL] = level
     return act(st, p, keys, ctr, out, n, s, level, 1.0, now)
