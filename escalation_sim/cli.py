@@ -1,0 +1,257 @@
+"""Command-line interface: ``escalation-sim``.
+
+Results go to stdout, logs and progress to stderr. A bad configuration prints
+one line naming the file, the field and what is allowed, and exits with code 2
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .io.config import ConfigError, load_experiment, load_scenario
+from .model.params import DEFENDER_STRATEGY_NAMES
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _log(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(code)
+
+
+def _parse_sets(items: tuple[str, ...]) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            _fail(f"--set {item!r}: allowed: section.name=value, e.g. channel.misperception=0.2")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", "-V", prog_name="escalation-sim")
+def main() -> None:
+    """Simulate international crises under deterrence and reassurance strategies.
+
+    \b
+    Quick start:
+      escalation-sim simulate experiments/extended-deterrence.toml --seed 1
+      escalation-sim run experiments/default.toml
+      escalation-sim strategies
+    """
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the random streams.")
+@click.option("--replication", type=click.IntRange(min=0), default=0, show_default=True, help="Which crisis of the seed's sequence.")
+@click.option(
+    "--defender-strategy", "-d", multiple=True, type=click.Choice(DEFENDER_STRATEGY_NAMES),
+    help="Replace the scenario's defender mix (repeat to combine instruments).",
+)
+@click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE", help="Override a scenario field.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome and the full trace as JSON.")
+def simulate(scenario: Path, seed: int, replication: int, defender_strategy, sets, as_json: bool) -> None:
+    """Simulate one crisis with the SimPy reference engine and print its timeline."""
+    from .engines.simpy_engine import simulate as run_one
+
+    overrides = _parse_sets(sets)
+    if defender_strategy:
+        overrides["defender.strategy"] = list(defender_strategy)
+    try:
+        scen = load_scenario(scenario, overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    res = run_one(scen, seed=seed, replication=replication)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "scenario": scen.name,
+                    "seed": seed,
+                    "replication": replication,
+                    "defender_mix": scen.mixes[res.mix].label,
+                    "challenger_need_driven": res.need_driven,
+                    "outcome": res.outcome,
+                    "end_time": res.end_time,
+                    "ally_proliferated": res.ally_proliferated,
+                    "events": res.events,
+                    "trace": json.loads(res.trace.to_json(orient="records")),
+                },
+                indent=2,
+            )
+        )
+        return
+    from .io.timeline import format_timeline
+
+    motive = "need-driven" if res.need_driven else "opportunity-driven"
+    click.echo(f"Crisis '{scen.name}'  seed {seed}  replication {replication}")
+    click.echo(f"Challenger: {motive}.  Defender strategy mix: {scen.mixes[res.mix].label}")
+    click.echo("")
+    click.echo("     day  actor               what happened")
+    click.echo(format_timeline(res.trace))
+    click.echo("")
+    when = "at t = 0" if res.outcome == "no_challenge" else f"on day {res.end_time:.1f}"
+    click.echo(f"Outcome: {res.outcome.replace('_', ' ')} {when}")
+    if scen.value("ally.present"):
+        click.echo(f"Ally proliferated within the horizon: {'yes' if res.ally_proliferated else 'no'}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+def strategies(as_json: bool) -> None:
+    """List every strategy with a one-line description and its references."""
+    from .model.bibliography import REFERENCES
+    from .model.strategies import STRATEGIES
+
+    if as_json:
+        click.echo(json.dumps([{**s.__dict__, "references": list(s.references)} for s in STRATEGIES], indent=2))
+        return
+    family = None
+    for s in STRATEGIES:
+        if (s.side, s.family) != family:
+            family = (s.side, s.family)
+            click.echo(f"\n{s.side} / {s.family}")
+        click.echo(f"  {s.name:<24} [{s.kind}] {s.summary}")
+        click.echo(f"  {'':<24} refs: {', '.join(s.references)}")
+    click.echo("\nReferences:")
+    used = sorted({r for s in STRATEGIES for r in s.references})
+    for key in used:
+        click.echo(f"  {key}: {REFERENCES[key]}")
+
+
+def _summary_table(cells, n: int, seconds: float) -> str:
+    lines = [
+        f"{'cell':<48} {'P(war)':>8} {'95% CI (Wilson)':>19} {'miscalc':>8} {'no chal.':>8} {'ally prolif':>11} {'median days':>11}"
+    ]
+    for _, r in cells.iterrows():
+        label = r["label"] if len(r["label"]) <= 47 else r["label"][:44] + "..."
+        lines.append(
+            f"{label:<48} {r['p_war']:8.4f} [{r['war_ci_low']:.4f}, {r['war_ci_high']:.4f}] "
+            f"{r['p_war_miscalculation']:8.4f} {r['p_no_challenge']:8.4f} {r['p_ally_proliferation']:11.4f} {r['duration_q50']:11.1f}"
+        )
+    lines.append(f"\n{n:,} replications per cell, {seconds:.1f} s. P(war) counts deliberate war and war by miscalculation.")
+    return "\n".join(lines)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replications", "-n", type=int, default=None, help="Replications per cell [default: the experiment's].")
+@click.option("--seed", type=int, default=None, help="Seed [default: the experiment's].")
+@click.option("--threads", "-t", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--block-size", type=int, default=None, help="Replications per block [default: the experiment's].")
+@click.option("--target-halfwidth", type=float, default=None, help="Add blocks until every cell's P(war) 95% half-width is <= this.")
+@click.option("--max-replications", type=int, default=10**9, show_default=True, help="Cap for --target-halfwidth.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Results directory [default: results/<experiment>/<run-id>].")
+@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
+def run(experiment: Path, replications, seed, threads, block_size, target_halfwidth, max_replications, out, force, as_json, no_progress) -> None:
+    """Estimate outcome probabilities for every cell of an experiment (compiled engine)."""
+    from .engines import montecarlo as mc
+    from .experiments.runner import RunSettings, config_hash, run_experiment
+    from .io import results as io_results
+    from ._cache import source_hash
+
+    try:
+        exp = load_experiment(experiment)
+    except ConfigError as exc:
+        _fail(str(exc))
+    n = exp.replications if replications is None else replications
+    s = exp.seed if seed is None else seed
+    bs = exp.block_size if block_size is None else block_size
+    if n < 1:
+        _fail(f"--replications {n}: allowed: a whole number >= 1")
+    if s < 0:
+        _fail(f"--seed {s}: allowed: a whole number >= 0")
+    if bs < 1:
+        _fail(f"--block-size {bs}: allowed: a whole number >= 1")
+    maxt = mc.max_threads()
+    t = maxt if threads is None else threads
+    if not 1 <= t <= maxt:
+        _fail(f"--threads {t}: allowed: 1 to {maxt} on this machine")
+    if target_halfwidth is not None and not 0 < target_halfwidth < 0.5:
+        _fail(f"--target-halfwidth {target_halfwidth}: allowed: a number in (0, 0.5)")
+    if max_replications < n:
+        _fail(f"--max-replications {max_replications}: allowed: at least --replications ({n})")
+    exp = exp if bs == exp.block_size else type(exp)(**{**exp.__dict__, "block_size": bs})
+    chash = config_hash(exp)
+    run_id = f"{chash[:10]}-seed{s}-n{n}" + (f"-hw{target_halfwidth:g}" if target_halfwidth else "")
+    out_dir = out or Path("results") / exp.name / run_id
+    try:
+        io_results.prepare_run_dir(out_dir, force)
+    except io_results.ResultsExistError as exc:
+        _fail(str(exc))
+
+    settings = RunSettings(replications=n, seed=s, block_size=bs, threads=t, target_halfwidth=target_halfwidth, max_replications=max_replications)
+    manifest = {
+        "experiment": exp.name,
+        "experiment_file": str(experiment),
+        "config_hash": chash,
+        "model_source_hash": source_hash(),
+        "seed": s,
+        "replications_requested": n,
+        "block_size": bs,
+        "threads": t,
+        "generator": mc.GENERATOR,
+        "common_random_numbers": "every cell uses the streams of (seed, replication)",
+        "ci_method": "wilson",
+        "cells": [{"index": c.index, "label": c.label, "overrides": c.overrides, "values": c.scenario.values,
+                   "mixes": [[list(m.strategies), m.weight] for m in c.scenario.mixes]} for c in exp.cells],
+        "config": exp.raw,
+        "versions": io_results.versions(),
+        "git": io_results.git_state(),
+        "machine": io_results.machine(),
+        "start": io_results.now_iso(),
+        "end": None,
+        "exit_status": "running",
+    }
+    io_results.write_json(out_dir / io_results.MANIFEST, manifest)
+    _log(f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {n:,} replications, seed {s}, {t} threads -> {out_dir}")
+    t0 = time.perf_counter()
+    show = not no_progress and sys.stderr.isatty()
+    try:
+        _log("compiling kernels (cached after the first run)...")
+        mc.warm_up()
+        if show:
+            with click.progressbar(length=n * len(exp.cells), label="replications", file=sys.stderr) as bar:
+                outcome = run_experiment(exp, settings, progress=bar.update, log=_log)
+        else:
+            outcome = run_experiment(exp, settings, log=_log)
+    except KeyboardInterrupt:
+        manifest.update(end=io_results.now_iso(), exit_status="interrupted")
+        io_results.write_json(out_dir / io_results.MANIFEST, manifest)
+        _fail("interrupted; nothing but the manifest was written", code=130)
+    seconds = time.perf_counter() - t0
+    io_results.write_table(outcome.cells, out_dir, "cells")
+    io_results.write_table(outcome.outcomes, out_dir, "outcomes")
+    manifest.update(
+        end=io_results.now_iso(), exit_status="complete", replications=outcome.replications,
+        stop_rule=outcome.stop_rule, seconds=round(seconds, 3), files=["cells.parquet", "cells.csv", "outcomes.parquet", "outcomes.csv"],
+    )
+    io_results.write_json(out_dir / io_results.MANIFEST, manifest)
+    if as_json:
+        click.echo(outcome.cells.to_json(orient="records", indent=2))
+    else:
+        click.echo(_summary_table(outcome.cells, outcome.replications, seconds))
+    _log(f"wrote {out_dir}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
