@@ -164,10 +164,10 @@ def _summary_table(cells, n: int, seconds: float) -> str:
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
 def run(experiment: Path, replications, seed, threads, block_size, target_halfwidth, max_replications, out, force, as_json, no_progress) -> None:
     """Estimate outcome probabilities for every cell of an experiment (compiled engine)."""
+    from ._cache import source_hash
     from .engines import montecarlo as mc
     from .experiments.runner import RunSettings, config_hash, run_experiment
     from .io import results as io_results
-    from ._cache import source_hash
 
     try:
         exp = load_experiment(experiment)

@@ -31,8 +31,8 @@ from ..model.constants import (
     MAX_OUT,
     MSG_FIELDS,
     N_ACTORS,
-    N_OUTCOMES,
     N_STREAMS,
+    NO_CHALLENGE,
     O_DELAY,
     O_DELAYED,
     O_MSG,
@@ -45,7 +45,6 @@ from ..model.constants import (
     X_NEED,
     X_OUTCOME,
     X_PROLIFERATED,
-    NO_CHALLENGE,
 )
 
 POOL = 256  # messages alive at once (in flight or in inboxes)
@@ -77,17 +76,6 @@ W_FIFO_TYPE = W_IB + N_ACTORS * INBOX
 W_FIFO_ACTOR = W_FIFO_TYPE + FIFO
 W_FIFO_SLOT = W_FIFO_ACTOR + FIFO
 W_SIZE = W_FIFO_SLOT + FIFO
-
-
-class Workspace:
-    """Scratch arrays for one thread of the event loop (allocated per block)."""
-
-    __slots__ = ()
-
-    @staticmethod
-    def sizes() -> dict[str, int]:
-        """Sizes of the arrays, for documentation and tests."""
-        return {"int": W_SIZE, "pool": POOL, "fifo": FIFO, "inbox": INBOX}
 
 
 @njit(cache=True)
@@ -349,5 +337,3 @@ def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_w
     for b in range(blocks.shape[0]):
         run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
 
-
-OUTCOME_COUNT = N_OUTCOMES

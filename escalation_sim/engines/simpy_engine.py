@@ -58,7 +58,6 @@ from ..model.constants import (
     X_MIX,
     X_NEED,
     X_OUTCOME,
-    X_PROLIF_TIME,
     X_PROLIFERATED,
 )
 from ..model.scenario import Scenario
