@@ -82,13 +82,16 @@ def coerce_value(source: str, key: str, value: Any) -> float:
         return 1.0 if value else 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(source, key, f"got {value!r} ({type(value).__name__}); allowed: a number in {_range_text(spec)}")
-    if spec.kind == "int" and float(value) != int(value):
-        raise ConfigError(source, key, f"got {value!r}; allowed: a whole number in {_range_text(spec)}")
     v = float(value)
-    if math.isnan(v) or not (spec.lo <= v <= spec.hi):
-        what = "a probability in [0, 1]" if spec.kind == "prob" else f"a number in {_range_text(spec)}"
-        if spec.unit == "days" and v < 0:
-            what = f"a non-negative delay in days {_range_text(spec)}"
+    if spec.kind == "prob":
+        what = "a probability in [0, 1]"
+    elif spec.kind == "int":
+        what = f"a whole number in {_range_text(spec)}"
+    elif spec.unit == "days" and v < 0:
+        what = f"a non-negative delay in days {_range_text(spec)}"
+    else:
+        what = f"a finite number in {_range_text(spec)}"
+    if not math.isfinite(v) or not (spec.lo <= v <= spec.hi) or (spec.kind == "int" and v != int(v)):
         raise ConfigError(source, key, f"got {value!r}; allowed: {what}")
     return v
 
@@ -188,6 +191,11 @@ def check_scenario(s: Scenario) -> None:
             "military.incident_rate",
             "incident_rate * incident_tick_mean must be <= 1 (a tick accepts at most one incident)",
         )
+    renewal = s.value("defender.renewal_interval")
+    if 0.0 < renewal < 0.1:
+        raise ConfigError(src, "defender.renewal_interval", f"got {renewal:g}; allowed: 0 (one-off) or at least 0.1 days")
+    if s.value("crisis.horizon") / s.value("ally.review_interval") > 1e6:
+        raise ConfigError(src, "ally.review_interval", "more than a million reviews within the horizon; allowed: horizon / review_interval <= 1e6")
     if s.value("ally.present") == 0.0:
         for m in s.mixes:
             used = [x for x in m.strategies if x in ALLY_INSTRUMENTS]
@@ -208,6 +216,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     data = read_toml(path)
     if overrides:
         for key, val in overrides.items():
+            if "." not in key:
+                raise ConfigError(str(path), key, "allowed: section.name, e.g. channel.misperception")
             section, name = key.split(".", 1)
             data.setdefault(section, {})[name] = val
     return scenario_from_mapping(data, str(path))

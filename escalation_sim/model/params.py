@@ -58,7 +58,7 @@ CHALLENGER_STRATEGIES = ("probing", "firm", "reciprocating")
 _P = Param
 SPEC: tuple[Param, ...] = (
     # crisis
-    _P("crisis.horizon", 365.0, "float", 1e-9, INF, "days", "length of the observation window; a crisis still open then is unresolved"),
+    _P("crisis.horizon", 365.0, "float", 1e-9, 36500.0, "days", "length of the observation window; a crisis still open then is unresolved"),
     # channel: delays and misperception (Jervis 1976; Lebow & Stein 1990)
     _P("channel.delay_min", 1.0, "float", 0.0, INF, "days", "shortest time a signal takes to arrive"),
     _P("channel.delay_mean", 3.0, "float", 0.0, INF, "days", "mean of the exponential part of a signal's delay"),
@@ -107,14 +107,14 @@ SPEC: tuple[Param, ...] = (
     _P("audience.cost", 0.5, "float", 0.0, INF, "", "audience cost of backing down from a public commitment (Fearon 1994)"),
     # militaries
     _P("military.execution_delay_mean", 4.0, "float", 0.0, INF, "days", "mean delay per rung above threat to carry out a military move (mobilization takes time)"),
-    _P("military.incident_tick_mean", 5.0, "float", 1e-9, INF, "days", "mean interval between candidate incidents (thinning)"),
-    _P("military.incident_rate", 0.08, "float", 0.0, INF, "1/day", "incident rate when both militaries are at full readiness"),
+    _P("military.incident_tick_mean", 5.0, "float", 0.01, INF, "days", "mean interval between candidate incidents (thinning)"),
+    _P("military.incident_rate", 0.08, "float", 0.0, INF, "1/day", "incidents per day caused by one military that has taken the field, both sides at full readiness (each such military runs its own clock)"),
     # the ally (extended deterrence; Schelling 1966; Poast)
     _P("ally.present", 0.0, "bool", 0.0, 1.0, "", "whether the scenario has an ally protected by the defender"),
     _P("ally.initial_confidence", 0.7, "prob", 0.0, 1.0, "", "ally's initial confidence in the defender's guarantee"),
     _P("ally.decay", 0.008, "float", 0.0, INF, "1/day", "rate at which confidence decays unless renewed (reassurance is a process)"),
     _P("ally.hedge_threshold", 0.4, "prob", 0.0, 1.0, "", "confidence below which the ally starts a proliferation programme"),
-    _P("ally.review_interval", 30.0, "float", 1e-9, INF, "days", "interval at which the ally reviews its confidence"),
+    _P("ally.review_interval", 30.0, "float", 0.01, INF, "days", "interval at which the ally reviews its confidence"),
     _P("ally.proliferation_time", 180.0, "float", 0.0, INF, "days", "time a proliferation programme takes to mature"),
     _P("ally.fear_gain", 0.15, "prob", 0.0, 1.0, "", "share of confidence lost per challenger public move, times level / 6"),
     # instruments: size of each strategy's effect

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from .constants import (
+    ALLIANCE_TERMS,
     ALLY,
     AUDIENCE,
     CHALLENGER,
@@ -254,13 +255,13 @@ def pressure_now(st, p, s, now):
 def ally_decay_rate(p):
     """The ally's confidence decay rate, cut by standing tripwires and precise terms."""
     trip = p[MIX_INSTR0 + TRIPWIRE]
-    terms = p[MIX_INSTR0 + 1]
+    terms = p[MIX_INSTR0 + ALLIANCE_TERMS]
     return p[ALLY_DECAY] * (1.0 - trip * p[TRIP_DECAY_CUT]) * (1.0 - terms * p[TERMS_DECAY_CUT])
 
 
 @njit(cache=True)
 def confidence_now(st, p, now):
-    """The ally's confidence at ``now`` (model.md, section Ally)."""
+    """The ally's confidence at ``now`` (model.md, section "The ally")."""
     a = ix(ALLY, S_CONFIDENCE)
     return st[a] * np.exp(-ally_decay_rate(p) * (now - st[ix(ALLY, S_CONFIDENCE_T)]))
 
@@ -273,10 +274,16 @@ def set_confidence(st, value, now):
 
 
 @njit(cache=True)
-def channel_delay(p, keys, ctr, stream):
-    """Time a signal takes to arrive: ``delay_min + Exp(delay_mean)``, cut by a regime."""
-    scale = 1.0 - p[MIX_LSR] * p[LSR_DELAY_CUT]
-    return scale * (p[DELAY_MIN] + exponential(keys, ctr, stream, p[DELAY_MEAN]))
+def channel_delay(p, keys, ctr, stream, adversaries):
+    """Time a signal takes to arrive: ``delay_min + Exp(delay_mean)``.
+
+    Between the adversaries a limited security regime (a hotline) cuts it by
+    ``regime_delay_cut``; the defender's messages to its ally are not affected.
+    """
+    d = p[DELAY_MIN] + exponential(keys, ctr, stream, p[DELAY_MEAN])
+    if adversaries:
+        d *= 1.0 - p[MIX_LSR] * p[LSR_DELAY_CUT]
+    return d
 
 
 # --- replication set-up and initial messages --------------------------------
@@ -311,7 +318,7 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr):
     st[ix(DEFENDER, S_RESOLVE)] = p[D_RESOLVE_LOW] + (p[D_RESOLVE_HIGH] - p[D_RESOLVE_LOW]) * u
     # initial beliefs; general deterrence and standing commitments shape the challenger's
     trip = p[MIX_INSTR0 + TRIPWIRE] * p[ALLY_PRESENT]
-    terms = p[MIX_INSTR0 + 1] * p[ALLY_PRESENT]
+    terms = p[MIX_INSTR0 + ALLIANCE_TERMS] * p[ALLY_PRESENT]
     cred = p[C_INIT_CRED] + p[MIX_GD] * p[GD_CRED] + trip * p[TRIP_CRED] + terms * p[TERMS_CRED]
     st[ix(CHALLENGER, S_CREDIBILITY)] = min(1.0, cred)
     st[ix(CHALLENGER, S_HOSTILITY)] = min(1.0, p[C_INIT_HOST] + p[MIX_GD] * p[GD_HOST])
@@ -486,7 +493,7 @@ def send_move(st, p, keys, ctr, out, n, s, role, level, public, flags, now):
     """
     adv = 1 - s
     sender = 3 * s + role
-    d = channel_delay(p, keys, ctr, sender)
+    d = channel_delay(p, keys, ctr, sender, True)
     n = emit(out, n, 1.0, d, 3 * adv + LEADER, MK_SIGNAL, sender, level, public, flags, now, 0.0)
     if public > 0.0:
         obs = flags | F_OBSERVED
@@ -536,7 +543,7 @@ def war_outcome(st, s):
 # --- leaders -------------------------------------------------------------------
 @njit(cache=True)
 def challenger_decides(st, p, keys, ctr, out, n, info, perceived, now):
-    """The challenger's decision after perceiving a defender move (model.md: Decisions)."""
+    """The challenger's decision after perceiving a defender move (model.md: "Motivation and decisions")."""
     s = CHALLENGER
     m = motivation(st, p, keys, ctr, s, now)
     st[ix(s, S_DECISIONS)] += 1.0
@@ -561,7 +568,7 @@ def challenger_decides(st, p, keys, ctr, out, n, info, perceived, now):
 
 @njit(cache=True)
 def defender_decides(st, p, keys, ctr, out, n, info, perceived, now):
-    """The defender's decision after perceiving a challenger move (model.md: Decisions)."""
+    """The defender's decision after perceiving a challenger move (model.md: "Motivation and decisions")."""
     s = DEFENDER
     if perceived == CONCESSION:  # the challenger offers terms: the defender accepts
         end_crisis(st, SETTLEMENT, now)
@@ -585,7 +592,7 @@ def defender_decides(st, p, keys, ctr, out, n, info, perceived, now):
 
 @njit(cache=True)
 def war_check(st, p, keys, ctr, info, s, perceived, now):
-    """After an incident or an observed move: war only, no reply (one noise draw)."""
+    """After an incident: war only, no reply (one noise draw)."""
     m = motivation(st, p, keys, ctr, s, now)
     if s == CHALLENGER:
         fight = perceived >= MOBILIZATION and m > p[C_WAR]
@@ -648,7 +655,7 @@ def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
     for k in range(first, N_INSTRUMENTS):
         if p[MIX_INSTR0 + k] <= 0.0:
             continue
-        d = channel_delay(p, keys, ctr, src)
+        d = channel_delay(p, keys, ctr, src, False)
         public = 0.0 if k == PRIVATE_STATEMENT else 1.0
         n = emit(out, n, 1.0, d, 3 * ALLY + LEADER, MK_SUPPORT, src, 0.0, public, 0.0, now, k)
         if crisis_over(st):
@@ -708,6 +715,7 @@ def audience(st, p, keys, ctr, out, info, s, msg, now):
     level = msg[M_LEVEL]
     if s == ALLY:
         info[I_EVENT] = EV_PRESSURE
+        info[I_LEVEL] = level
         return emit(out, 0, 0.0, 0.0, 3 * ALLY + LEADER, MK_PRESSURE, 3 * s + AUDIENCE, level, 0.0, 0.0, now, level)
     pr = pressure_now(st, p, s, now)
     if level == CONCESSION:
