@@ -136,6 +136,28 @@ def strategies(as_json: bool) -> None:
         click.echo(f"  {key}: {REFERENCES[key]}")
 
 
+def _parse_shard(text: str | None) -> tuple[int, int]:
+    """``I/N`` or ``slurm`` (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT)."""
+    import os
+
+    if text is None:
+        return (0, 1)
+    if text == "slurm":
+        try:
+            tid = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            count = int(os.environ["SLURM_ARRAY_TASK_COUNT"])
+        except (KeyError, ValueError):
+            _fail("--shard slurm: SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT must be set (run inside a job array)")
+        text = f"{tid}/{count}"
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        _fail(f"--shard {text}: allowed: I/N with 0 <= I < N, or slurm")
+    if not (n >= 1 and 0 <= i < n):
+        _fail(f"--shard {text}: allowed: I/N with 0 <= I < N (shard index counts from 0)")
+    return (i, n)
+
+
 def _summary_table(cells, n: int, seconds: float) -> str:
     lines = [
         f"{'cell':<48} {'P(war)':>8} {'95% CI (Wilson)':>19} {'miscalc':>8} {'no chal.':>8} {'ally prolif':>11} {'median days':>11}"
@@ -158,16 +180,26 @@ def _summary_table(cells, n: int, seconds: float) -> str:
 @click.option("--block-size", type=int, default=None, help="Replications per block [default: the experiment's].")
 @click.option("--target-halfwidth", type=float, default=None, help="Add blocks until every cell's P(war) 95% half-width is <= this.")
 @click.option("--max-replications", type=int, default=10**9, show_default=True, help="Cap for --target-halfwidth.")
+@click.option("--shard", default=None, metavar="I/N|slurm", help="Run only shard I of N (blocks b with b %% N == I); merge later.")
+@click.option("--backend", type=click.Choice(["threads", "dask"]), default="threads", show_default=True, help="Where blocks run.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address [default: start a LocalCluster].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes of the LocalCluster.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Results directory [default: results/<experiment>/<run-id>].")
-@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--force", is_flag=True, help="Discard existing results in --out (or this shard's) and start again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
-def run(experiment: Path, replications, seed, threads, block_size, target_halfwidth, max_replications, out, force, as_json, no_progress) -> None:
-    """Estimate outcome probabilities for every cell of an experiment (compiled engine)."""
-    from ._cache import source_hash
+def run(experiment: Path, replications, seed, threads, block_size, target_halfwidth, max_replications, shard, backend, scheduler, workers, out, force, as_json, no_progress) -> None:
+    """Estimate outcome probabilities for every cell of an experiment (compiled engine).
+
+    A run interrupted at any point (even killed) is resumed by the same
+    command: finished blocks are read back, never recomputed.
+    """
     from .engines import montecarlo as mc
+    from .experiments.executors import DaskExecutor, LocalExecutor, SchedulerError
     from .experiments.runner import RunSettings, config_hash, run_experiment
+    from .io import blocks as io_blocks
     from .io import results as io_results
+    from .io.runs import RunDir, RunMismatch
 
     try:
         exp = load_experiment(experiment)
@@ -190,67 +222,106 @@ def run(experiment: Path, replications, seed, threads, block_size, target_halfwi
         _fail(f"--target-halfwidth {target_halfwidth}: allowed: a number in (0, 0.5)")
     if max_replications < n:
         _fail(f"--max-replications {max_replications}: allowed: at least --replications ({n})")
+    shard_ = _parse_shard(shard)
+    if shard_ != (0, 1) and target_halfwidth is not None:
+        _fail("--shard and --target-halfwidth do not mix: a sequential stop needs every shard's counts")
+    if scheduler is not None and backend != "dask":
+        _fail("--scheduler needs --backend dask")
     exp = exp if bs == exp.block_size else type(exp)(**{**exp.__dict__, "block_size": bs})
     chash = config_hash(exp)
     run_id = f"{chash[:10]}-seed{s}-n{n}" + (f"-hw{target_halfwidth:g}" if target_halfwidth else "")
     out_dir = out or Path("results") / exp.name / run_id
-    try:
-        io_results.prepare_run_dir(out_dir, force)
-    except io_results.ResultsExistError as exc:
-        _fail(str(exc))
-
     settings = RunSettings(replications=n, seed=s, block_size=bs, threads=t, target_halfwidth=target_halfwidth, max_replications=max_replications)
-    manifest = {
-        "experiment": exp.name,
-        "experiment_file": str(experiment),
-        "config_hash": chash,
-        "model_source_hash": source_hash(),
-        "seed": s,
-        "replications_requested": n,
-        "block_size": bs,
-        "threads": t,
-        "generator": mc.GENERATOR,
-        "common_random_numbers": "every cell uses the streams of (seed, replication)",
-        "ci_method": "wilson",
-        "cells": [{"index": c.index, "label": c.label, "overrides": c.overrides, "values": c.scenario.values,
-                   "mixes": [[list(m.strategies), m.weight] for m in c.scenario.mixes]} for c in exp.cells],
-        "config": exp.raw,
-        "versions": io_results.versions(),
-        "git": io_results.git_state(),
-        "machine": io_results.machine(),
-        "start": io_results.now_iso(),
-        "end": None,
-        "exit_status": "running",
-    }
-    io_results.write_json(out_dir / io_results.MANIFEST, manifest)
-    _log(f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {n:,} replications, seed {s}, {t} threads -> {out_dir}")
+
+    rd = RunDir(out_dir, shard_)
+    ident = {"config_hash": chash, "seed": s, "replications_requested": n, "block_size": bs,
+             "target_halfwidth": target_halfwidth, "model_source_hash": _source_hash()}
+    try:
+        resumed = rd.claim(ident, force)
+    except RunMismatch as exc:
+        _fail(str(exc))
+    try:
+        executor = DaskExecutor(scheduler, workers) if backend == "dask" else LocalExecutor(t)
+    except SchedulerError as exc:
+        rd.release_if_new()
+        _fail(str(exc))
+    manifest = rd.new_manifest(exp, experiment, ident, settings, backend, resumed)
+    totals = io_blocks.load_totals(out_dir, len(exp.cells), tag=rd.tag) if resumed else None
+    done = sum(tot.n for tot in totals) if totals else 0
+    _log(
+        f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {n:,} replications, seed {s}, "
+        f"{backend} ({t} threads)" + (f", shard {shard_[0]}/{shard_[1]}" if shard_ != (0, 1) else "") + f" -> {out_dir}"
+        + (f"; resuming: {done:,} replications already done" if resumed else "")
+    )
     t0 = time.perf_counter()
     show = not no_progress and sys.stderr.isatty()
+    bar = None
     try:
-        _log("compiling kernels (cached after the first run)...")
+        _log("loading compiled kernels (the first run compiles them, ~20 s)...")
         mc.warm_up()
         if show:
-            with click.progressbar(length=n * len(exp.cells), label="replications", file=sys.stderr) as bar:
-                outcome = run_experiment(exp, settings, progress=bar.update, log=_log)
-        else:
-            outcome = run_experiment(exp, settings, log=_log)
+            bar = click.progressbar(length=n * len(exp.cells), label="replications", file=sys.stderr)
+            bar.__enter__()
+            bar.update(done)
+
+        def on_result(cell, res):
+            io_blocks.save_chunk(out_dir, rd.tag, cell, res)
+            if bar is not None:
+                bar.update(int(res.counts.sum()))
+
+        outcome = run_experiment(exp, settings, executor=executor, totals=totals, shard=shard_, on_result=on_result, log=_log)
     except KeyboardInterrupt:
-        manifest.update(end=io_results.now_iso(), exit_status="interrupted")
-        io_results.write_json(out_dir / io_results.MANIFEST, manifest)
-        _fail("interrupted; nothing but the manifest was written", code=130)
+        rd.finish(manifest, "interrupted")
+        _fail("interrupted; finished blocks are kept: run the same command again to resume", code=130)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        executor.close()
     seconds = time.perf_counter() - t0
+    if shard_ != (0, 1):
+        path = rd.write_shard(outcome.totals)
+        rd.finish(manifest, "complete", replications=outcome.replications, stop_rule=outcome.stop_rule, seconds=round(seconds, 3), files=[path.name])
+        _log(f"shard {shard_[0]}/{shard_[1]} complete: {path}; run 'escalation-sim merge {out_dir}' when every shard is done")
+        return
     io_results.write_table(outcome.cells, out_dir, "cells")
     io_results.write_table(outcome.outcomes, out_dir, "outcomes")
-    manifest.update(
-        end=io_results.now_iso(), exit_status="complete", replications=outcome.replications,
-        stop_rule=outcome.stop_rule, seconds=round(seconds, 3), files=["cells.parquet", "cells.csv", "outcomes.parquet", "outcomes.csv"],
-    )
-    io_results.write_json(out_dir / io_results.MANIFEST, manifest)
+    rd.finish(manifest, "complete", replications=outcome.replications, stop_rule=outcome.stop_rule, seconds=round(seconds, 3),
+              files=["cells.parquet", "cells.csv", "outcomes.parquet", "outcomes.csv"])
     if as_json:
         click.echo(outcome.cells.to_json(orient="records", indent=2))
     else:
         click.echo(_summary_table(outcome.cells, outcome.replications, seconds))
     _log(f"wrote {out_dir}")
+
+
+def _source_hash() -> str:
+    from ._cache import source_hash
+
+    return source_hash()
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace merged tables that already exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
+def merge(directory: Path, force: bool, as_json: bool) -> None:
+    """Merge the shards of a run (files shard-I-of-N.*) into its tables.
+
+    Every shard must have the same configuration hash, seed, replications,
+    block size and versions, and every block must be present exactly once.
+    The merged tables are bit-identical to a single-process run.
+    """
+    from .io.runs import MergeError, merge_shards
+
+    try:
+        cells, n = merge_shards(directory, force)
+    except MergeError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(cells.to_json(orient="records", indent=2))
+    else:
+        click.echo(_summary_table(cells, n, 0.0).rsplit("\n", 1)[0] + f"\n{n:,} replications per cell, merged from shards.")
+    _log(f"wrote {directory}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ..engines import montecarlo as mc
@@ -21,6 +22,7 @@ from ..model.constants import (
     WAR_DELIBERATE,
     WAR_MISCALCULATION,
 )
+from .executors import LocalExecutor, Task
 from .stats import CI_LEVEL, CI_METHOD, hist_quantile, wilson, wilson_halfwidth
 
 MOTIVES = ("all", "opportunity", "need")
@@ -154,13 +156,38 @@ def max_war_halfwidth(totals: list[mc.CellTotals]) -> float:
     return worst
 
 
+def plan_blocks(replications: int, block_size: int, shard: tuple[int, int] = (0, 1)) -> list[int]:
+    """Blocks a shard ``(i, n)`` runs: every block ``b`` with ``b % n == i`` (round robin)."""
+    i, n = shard
+    return [b for b in range(mc.n_blocks(replications, block_size)) if b % n == i]
+
+
+def make_tasks(exp: Experiment, totals: list[mc.CellTotals], replications: int, settings: RunSettings, shard, chunk: int) -> list[Task]:
+    """Chunks of the blocks still missing, cell by cell."""
+    tasks = []
+    for cell, tot in zip(exp.cells, totals, strict=True):
+        p_mixes, mix_cum = cell.scenario.vectors()
+        todo = [b for b in plan_blocks(replications, settings.block_size, shard) if b not in tot.blocks_done]
+        for i in range(0, len(todo), chunk):
+            blocks = np.array(todo[i : i + chunk], dtype=np.int64)
+            tasks.append(Task(cell.index, p_mixes, mix_cum, settings.seed, blocks, settings.block_size, replications))
+    return tasks
+
+
 def run_experiment(
     exp: Experiment,
     settings: RunSettings,
-    progress: Callable[[int], None] | None = None,
+    executor=None,
+    totals: list[mc.CellTotals] | None = None,
+    shard: tuple[int, int] = (0, 1),
+    on_result: Callable[[int, mc.BlockResults], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Run every cell of ``exp``.
+    """Run every cell of ``exp`` (or a shard's share of its blocks).
+
+    ``totals`` may hold blocks finished earlier (a resumed run): they are not
+    run again. ``on_result(cell, results)`` sees each finished chunk (to
+    checkpoint it and advance a progress bar).
 
     With ``target_halfwidth`` set, replications start at ``settings.replications``
     (rounded up to whole blocks) and double until every cell's P(war)
@@ -168,15 +195,19 @@ def run_experiment(
     geometric schedule, so at most log2(max / start) looks at the data. Earlier
     blocks are kept, never recomputed.
     """
-    totals = [mc.CellTotals() for _ in exp.cells]
+    executor = executor or LocalExecutor(settings.threads)
+    totals = totals or [mc.CellTotals() for _ in exp.cells]
     bs = settings.block_size
     n = settings.replications
     checks = []
     if settings.target_halfwidth is not None:
         n = mc.n_blocks(n, bs) * bs
+    chunk = max(4 * settings.threads, 8) if executor.name == "threads" else 4
     while True:
-        for cell, tot in zip(exp.cells, totals, strict=True):
-            mc.run_cell(cell.scenario, n, settings.seed, bs, settings.threads, totals=tot, on_chunk=progress)
+        for cell, res in executor.run(make_tasks(exp, totals, n, settings, shard, chunk)):
+            totals[cell].add(res)
+            if on_result is not None:
+                on_result(cell, res)
         if settings.target_halfwidth is None:
             stop = {"rule": "fixed", "replications": n}
             break
@@ -195,5 +226,7 @@ def run_experiment(
             }
             break
         n = min(2 * n, mc.n_blocks(settings.max_replications, bs) * bs)
+    if shard != (0, 1):
+        return RunOutcome(cells=pd.DataFrame(), outcomes=pd.DataFrame(), replications=n, stop_rule=stop, totals=totals)
     cells, outcomes = summarize(exp, totals)
     return RunOutcome(cells=cells, outcomes=outcomes, replications=n, stop_rule=stop, totals=totals)
