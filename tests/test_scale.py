@@ -1,0 +1,232 @@
+"""Shards, merge, resume and Dask: the same numbers at any scale."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from escalation_sim.cli import main
+from escalation_sim.engines import montecarlo as mc
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTENDED = ROOT / "experiments" / "extended-deterrence.toml"
+
+
+def _experiment(tmp_path: Path, seed: int = 5, reps: int = 6000) -> Path:
+    p = tmp_path / f"exp{seed}.toml"
+    p.write_text(
+        f'[experiment]\nname = "scale"\nscenario = "{EXTENDED}"\nreplications = {reps}\nseed = {seed}\nblock_size = 250\n'
+        '[grid]\n"defender.strategy" = [["immediate_deterrence", "tripwire"], ["grit", "aid"], ["tit_for_tat"]]\n'
+    )
+    return p
+
+
+def _run(*args):
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    return res
+
+
+def _tables(d: Path) -> tuple[bytes, bytes]:
+    return (d / "cells.csv").read_bytes(), (d / "outcomes.csv").read_bytes()
+
+
+@pytest.fixture
+def reference(tmp_path):
+    exp = _experiment(tmp_path)
+    out = tmp_path / "single"
+    assert _run("run", exp, "--out", out, "--threads", "1").exit_code == 0
+    return exp, out
+
+
+@pytest.mark.parametrize("n_shards", [2, 3])
+def test_merged_shards_are_bit_identical_to_a_single_run(tmp_path, reference, n_shards):
+    exp, single = reference
+    out = tmp_path / f"sharded{n_shards}"
+    for i in range(n_shards):
+        res = _run("run", exp, "--out", out, "--shard", f"{i}/{n_shards}")
+        assert res.exit_code == 0, res.output
+        assert (out / f"shard-{i}-of-{n_shards}.parquet").is_file()
+        assert not (out / "cells.csv").exists()
+    res = _run("merge", out)
+    assert res.exit_code == 0, res.output
+    assert _tables(out) == _tables(single)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["shards"] == n_shards and manifest["exit_status"] == "complete"
+
+
+def test_shard_slurm_reads_the_array_environment(tmp_path, reference, monkeypatch):
+    exp, single = reference
+    out = tmp_path / "slurm"
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")
+    for task in (1, 2):  # an array declared as --array=1-2
+        monkeypatch.setenv("SLURM_ARRAY_TASK_ID", str(task))
+        assert _run("run", exp, "--out", out, "--shard", "slurm").exit_code == 0
+    assert {p.name for p in out.glob("shard-*.json")} == {"shard-0-of-2.json", "shard-1-of-2.json"}
+    assert _run("merge", out).exit_code == 0
+    assert _tables(out) == _tables(single)
+
+
+def test_merge_names_the_missing_shard(tmp_path, reference):
+    exp, _ = reference
+    out = tmp_path / "partial"
+    for i in (0, 2):
+        assert _run("run", exp, "--out", out, "--shard", f"{i}/3").exit_code == 0
+    res = _run("merge", out)
+    assert res.exit_code == 2 and "missing shards 1 of 3" in res.output
+    assert not (out / "cells.csv").exists()
+
+
+def test_merge_refuses_shards_of_different_configs(tmp_path):
+    out = tmp_path / "mixed"
+    assert _run("run", _experiment(tmp_path, seed=1), "--out", out, "--shard", "0/2").exit_code == 0
+    assert _run("run", _experiment(tmp_path, seed=2), "--out", out, "--shard", "1/2").exit_code == 0
+    res = _run("merge", out)
+    assert res.exit_code == 2 and "shard-1-of-2: seed is 2 but shard-0-of-2 has 1" in res.output
+    assert not (out / "manifest.json").exists()
+
+
+def test_merge_refuses_a_different_version(tmp_path, reference):
+    exp, _ = reference
+    out = tmp_path / "versions"
+    for i in range(2):
+        assert _run("run", exp, "--out", out, "--shard", f"{i}/2").exit_code == 0
+    m = json.loads((out / "shard-1-of-2.json").read_text())
+    m["versions"]["numba"] = "0.0.1"
+    (out / "shard-1-of-2.json").write_text(json.dumps(m))
+    res = _run("merge", out)
+    assert res.exit_code == 2 and "numba version 0.0.1 differs" in res.output
+
+
+def test_merge_names_extra_shards(tmp_path, reference):
+    exp, _ = reference
+    out = tmp_path / "extra"
+    for i in range(2):
+        assert _run("run", exp, "--out", out, "--shard", f"{i}/2").exit_code == 0
+    assert _run("run", exp, "--out", out, "--shard", "0/3").exit_code == 0
+    res = _run("merge", out)
+    assert res.exit_code == 2 and "extra shards" in res.output and "shard-0-of-3" in res.output
+
+
+def test_merge_twice_needs_force(tmp_path, reference):
+    exp, _ = reference
+    out = tmp_path / "twice"
+    for i in range(2):
+        assert _run("run", exp, "--out", out, "--shard", f"{i}/2").exit_code == 0
+    assert _run("merge", out).exit_code == 0
+    before = _tables(out)
+    res = _run("merge", out)
+    assert res.exit_code == 2 and "--force" in res.output
+    assert _tables(out) == before
+
+
+@pytest.mark.parametrize("bad, needle", [("3/2", "--shard 3/2"), ("1/0", "--shard 1/0"), ("x", "--shard x")])
+def test_bad_shard_spec(tmp_path, bad, needle):
+    res = _run("run", _experiment(tmp_path), "--out", tmp_path / "o", "--shard", bad)
+    assert res.exit_code == 2 and needle in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_completed_shard_is_not_rerun_silently(tmp_path, reference):
+    exp, _ = reference
+    out = tmp_path / "done"
+    assert _run("run", exp, "--out", out, "--shard", "0/2").exit_code == 0
+    res = _run("run", exp, "--out", out, "--shard", "0/2")
+    assert res.exit_code == 2 and "complete shard" in res.output
+
+
+def test_resume_refuses_a_different_run(tmp_path, reference):
+    exp, _ = reference
+    out = tmp_path / "other"
+    m = {"exit_status": "running", "config_hash": "abc", "seed": 5}
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps(m))
+    res = _run("run", exp, "--out", out)
+    assert res.exit_code == 2 and "different config_hash" in res.output
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_identical_results(tmp_path):
+    """SIGKILL a real subprocess mid-run; the same command finishes it; nothing finished is recomputed."""
+    exp = _experiment(tmp_path, reps=120_000)
+    ref = tmp_path / "ref"
+    assert _run("run", exp, "--out", ref).exit_code == 0
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "escalation_sim", "run", str(exp), "--out", str(out), "--no-progress", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    blocks = out / "blocks"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(blocks.glob("*.parquet"))) < 3:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in blocks.glob("*.parquet"))
+    assert 3 <= len(done), "the run finished or never started before the kill"
+    assert json.loads((out / "manifest.json").read_text())["exit_status"] == "running"
+    assert not (out / "cells.csv").exists()
+    mtimes = {p.name: p.stat().st_mtime_ns for p in blocks.glob("*.parquet")}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "resuming" in res.stderr
+    assert _tables(out) == _tables(ref)
+    # checkpoints written before the kill were read, not rewritten
+    assert all((blocks / name).stat().st_mtime_ns == t for name, t in mtimes.items())
+    assert len(json.loads((out / "manifest.json").read_text())["resumed"]) == 1
+
+
+pytest.importorskip("distributed")
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_bit_identical_to_serial(tmp_path, reference):
+    exp, single = reference
+    out = tmp_path / "dask"
+    res = _run("run", exp, "--out", out, "--backend", "dask", "--workers", "2")
+    assert res.exit_code == 0, res.output
+    assert _tables(out) == _tables(single)
+
+
+@pytest.mark.slow
+def test_dask_worker_killed_mid_run_loses_and_double_counts_nothing(tmp_path):
+    from escalation_sim.experiments.executors import DaskExecutor
+    from escalation_sim.experiments.runner import RunSettings, make_tasks
+    from escalation_sim.io.config import load_experiment
+
+    exp = load_experiment(_experiment(tmp_path, reps=40_000))
+    settings = RunSettings(replications=40_000, seed=5, block_size=250, threads=1)
+    tasks = make_tasks(exp, [mc.CellTotals() for _ in exp.cells], 40_000, settings, (0, 1), chunk=4)
+    ex = DaskExecutor(None, workers=2)
+    try:
+        gen = ex.run(tasks)
+        results = [next(gen)]
+        victim = sorted(ex.client.scheduler_info()["workers"])[0]
+        try:
+            ex.client.run(os._exit, 1, workers=[victim], wait=False)
+        except Exception:  # noqa: BLE001 - the worker dies under the call; that is the point
+            pass
+        results.extend(gen)
+    finally:
+        ex.close()
+    totals = [mc.CellTotals() for _ in exp.cells]
+    for cell, res in results:
+        totals[cell].add(res)  # raises if a block came back twice
+    for c, tot in zip(exp.cells, totals, strict=True):
+        ref = mc.run_cell(c.scenario, 40_000, 5, 250, threads=1)
+        np.testing.assert_array_equal(tot.counts, ref.counts)
+        assert tot.duration_sum == ref.duration_sum
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    out = tmp_path / "nowhere"
+    res = _run("run", _experiment(tmp_path), "--out", out, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9")
+    assert res.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in res.output
+    assert not out.exists()
