@@ -58,8 +58,13 @@ def main() -> None:
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the random streams.")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Replay a crisis of a results directory (with --cell and --replication): its scenario and seed.")
+@click.option("--cell", type=click.IntRange(min=0), default=None, help="With --from: the cell to replay.")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the escalation levels over time (.png or .svg).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of the random streams [default: 1, or the run's].")
 @click.option("--replication", type=click.IntRange(min=0), default=0, show_default=True, help="Which crisis of the seed's sequence.")
 @click.option(
     "--defender-strategy", "-d", multiple=True, type=click.Choice(DEFENDER_STRATEGY_NAMES),
@@ -67,18 +72,37 @@ def main() -> None:
 )
 @click.option("--set", "sets", multiple=True, metavar="SECTION.NAME=VALUE", help="Override a scenario field.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome and the full trace as JSON.")
-def simulate(scenario: Path, seed: int, replication: int, defender_strategy, sets, as_json: bool) -> None:
-    """Simulate one crisis with the SimPy reference engine and print its timeline."""
+def simulate(scenario: Path | None, from_dir: Path | None, cell: int | None, figure: Path | None, seed: int | None,
+             replication: int, defender_strategy, sets, as_json: bool) -> None:
+    """Simulate one crisis with the SimPy reference engine and print its timeline.
+
+    With --from RESULTS_DIR --cell K --replication R, replay exactly the crisis
+    that replication R of cell K was in that run (same scenario, same seed).
+    """
     from .engines.simpy_engine import simulate as run_one
 
-    overrides = _parse_sets(sets)
-    if defender_strategy:
-        overrides["defender.strategy"] = list(defender_strategy)
-    try:
-        scen = load_scenario(scenario, overrides)
-    except ConfigError as exc:
-        _fail(str(exc))
+    if (scenario is None) == (from_dir is None):
+        _fail("give a SCENARIO file or --from RESULTS_DIR (with --cell), not both")
+    if from_dir is not None:
+        scen, run_seed = _replay_scenario(from_dir, cell, sets, defender_strategy)
+        seed = run_seed if seed is None else seed
+    else:
+        overrides = _parse_sets(sets)
+        if defender_strategy:
+            overrides["defender.strategy"] = list(defender_strategy)
+        try:
+            scen = load_scenario(scenario, overrides)
+        except ConfigError as exc:
+            _fail(str(exc))
+    seed = 1 if seed is None else seed
     res = run_one(scen, seed=seed, replication=replication)
+    if figure is not None:
+        from .experiments.crisis_figure import crisis_figure
+
+        if figure.suffix.lower() not in (".png", ".svg"):
+            _fail(f"--figure {figure}: allowed: a .png or .svg path")
+        crisis_figure(res, figure, title=f"{scen.name}: seed {seed}, replication {replication}")
+        _log(f"wrote {figure}")
     if as_json:
         click.echo(
             json.dumps(
@@ -111,6 +135,50 @@ def simulate(scenario: Path, seed: int, replication: int, defender_strategy, set
     click.echo(f"Outcome: {res.outcome.replace('_', ' ')} {when}")
     if scen.value("ally.present"):
         click.echo(f"Ally proliferated within the horizon: {'yes' if res.ally_proliferated else 'no'}")
+
+
+def _replay_scenario(from_dir: Path, cell: int | None, sets, defender_strategy):
+    """Scenario and seed of a cell of a finished (or merged, or sharded) run."""
+    import json as _json
+
+    from .io.runs import experiment_from_manifest
+
+    if cell is None:
+        _fail("--from needs --cell K (see the 'cell' column of cells.csv)")
+    if sets or defender_strategy:
+        _fail("--from replays the run as it was: --set and --defender-strategy are not allowed with it")
+    candidates = [from_dir / "manifest.json", *sorted(from_dir.glob("shard-*-of-*.json"))]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        _fail(f"{from_dir}: no manifest.json: not a results directory")
+    m = _json.loads(path.read_text())
+    exp = experiment_from_manifest(m, str(from_dir))
+    if cell >= len(exp.cells):
+        _fail(f"--cell {cell}: allowed: 0 to {len(exp.cells) - 1} for {from_dir}")
+    return exp.cells[cell].scenario, int(m["seed"])
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", required=True, metavar="SECTION.NAME", help="The parameter to vary, e.g. channel.misperception.")
+@click.option("--values", "values_text", required=True, metavar="START:STOP:COUNT|V1,V2,...", help="Values, e.g. 0:0.3:7.")
+@click.option("--replications", "-n", type=int, default=None, help="Replications per point [default: the experiment's].")
+@click.option("--seed", type=int, default=None, help="Seed [default: the experiment's].")
+@click.option("--threads", "-t", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Results directory.")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def sweep(experiment: Path, param: str, values_text: str, replications, seed, threads, out, force, as_json, no_progress) -> None:
+    """Vary one parameter over values for every cell of an experiment; table and line plot with 95% bands."""
+    from .experiments.sweep import parse_values, sweep_experiment, sweep_figure
+
+    try:
+        exp = sweep_experiment(load_experiment(experiment), param, parse_values(values_text))
+    except ConfigError as exc:
+        _fail(str(exc))
+    _execute(exp, experiment, replications, seed, threads, None, None, 10**9, None, "threads", None, 1, out, force,
+             as_json, no_progress, figures=sweep_figure)
 
 
 @main.command(context_settings=CONTEXT)
@@ -163,7 +231,8 @@ def _summary_table(cells, n: int, seconds: float) -> str:
         f"{'cell':<48} {'P(war)':>8} {'95% CI (Wilson)':>19} {'miscalc':>8} {'no chal.':>8} {'ally prolif':>11} {'median days':>11}"
     ]
     for _, r in cells.iterrows():
-        label = r["label"] if len(r["label"]) <= 47 else r["label"][:44] + "..."
+        label = r["label"].replace("defender.strategy=", "")
+        label = label if len(label) <= 47 else label[:22] + "..." + label[-22:]
         lines.append(
             f"{label:<48} {r['p_war']:8.4f} [{r['war_ci_low']:.4f}, {r['war_ci_high']:.4f}] "
             f"{r['p_war_miscalculation']:8.4f} {r['p_no_challenge']:8.4f} {r['p_ally_proliferation']:11.4f} {r['duration_q50']:11.1f}"
@@ -194,6 +263,17 @@ def run(experiment: Path, replications, seed, threads, block_size, target_halfwi
     A run interrupted at any point (even killed) is resumed by the same
     command: finished blocks are read back, never recomputed.
     """
+    try:
+        exp = load_experiment(experiment)
+    except ConfigError as exc:
+        _fail(str(exc))
+    _execute(exp, experiment, replications, seed, threads, block_size, target_halfwidth, max_replications, shard,
+             backend, scheduler, workers, out, force, as_json, no_progress)
+
+
+def _execute(exp, experiment, replications, seed, threads, block_size, target_halfwidth, max_replications, shard,
+             backend, scheduler, workers, out, force, as_json, no_progress, figures=None):
+    """Validate the run options, then run (or resume) ``exp`` and write its results."""
     from .engines import montecarlo as mc
     from .experiments.executors import DaskExecutor, LocalExecutor, SchedulerError
     from .experiments.runner import RunSettings, config_hash, run_experiment
@@ -201,10 +281,6 @@ def run(experiment: Path, replications, seed, threads, block_size, target_halfwi
     from .io import results as io_results
     from .io.runs import RunDir, RunMismatch
 
-    try:
-        exp = load_experiment(experiment)
-    except ConfigError as exc:
-        _fail(str(exc))
     n = exp.replications if replications is None else replications
     s = exp.seed if seed is None else seed
     bs = exp.block_size if block_size is None else block_size
@@ -285,13 +361,29 @@ def run(experiment: Path, replications, seed, threads, block_size, target_halfwi
         return
     io_results.write_table(outcome.cells, out_dir, "cells")
     io_results.write_table(outcome.outcomes, out_dir, "outcomes")
-    rd.finish(manifest, "complete", replications=outcome.replications, stop_rule=outcome.stop_rule, seconds=round(seconds, 3),
-              files=["cells.parquet", "cells.csv", "outcomes.parquet", "outcomes.csv"])
+    files = ["cells.parquet", "cells.csv", "outcomes.parquet", "outcomes.csv"]
+    manifest.update(replications=outcome.replications, stop_rule=outcome.stop_rule, seconds=round(seconds, 3))
+    files += _write_figures(out_dir, outcome.cells, outcome.outcomes, manifest, figures)
+    rd.finish(manifest, "complete", files=files)
     if as_json:
         click.echo(outcome.cells.to_json(orient="records", indent=2))
     else:
         click.echo(_summary_table(outcome.cells, outcome.replications, seconds))
     _log(f"wrote {out_dir}")
+
+
+def _write_figures(out_dir: Path, cells, outcomes, manifest: dict, extra=None) -> list[str]:
+    """Figures and report.md for a finished run (see experiments/report.py)."""
+    written = []
+    try:
+        from .experiments.report import write_report
+    except ImportError:  # pragma: no cover - report module is optional during development
+        write_report = None
+    if write_report is not None:
+        written += [str(p.relative_to(out_dir)) for p in write_report(out_dir, cells, outcomes, manifest)]
+    if extra is not None:
+        written += [str(p.relative_to(out_dir)) for p in extra(out_dir, cells, outcomes, manifest)]
+    return written
 
 
 def _source_hash() -> str:
