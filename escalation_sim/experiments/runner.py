@@ -202,8 +202,9 @@ def run_experiment(
     checks = []
     if settings.target_halfwidth is not None:
         n = mc.n_blocks(n, bs) * bs
-    chunk = max(4 * settings.threads, 8) if executor.name == "threads" else 4
     while True:
+        # blocks per task: enough to keep the threads busy, and at most ~200 checkpoint files per cell
+        chunk = max(4 * settings.threads if executor.name == "threads" else 4, -(-mc.n_blocks(n, bs) // 200))
         for cell, res in executor.run(make_tasks(exp, totals, n, settings, shard, chunk)):
             totals[cell].add(res)
             if on_result is not None:
