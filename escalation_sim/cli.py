@@ -212,10 +212,14 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
         return (0, 1)
     if text == "slurm":
         try:
-            tid = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            offset = int(os.environ["SLURM_ARRAY_TASK_ID"]) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+            step = int(os.environ.get("SLURM_ARRAY_TASK_STEP", "1"))
             count = int(os.environ["SLURM_ARRAY_TASK_COUNT"])
         except (KeyError, ValueError):
             _fail("--shard slurm: SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT must be set (run inside a job array)")
+        if step < 1 or offset % step:
+            _fail(f"--shard slurm: task offset {offset} is not a multiple of the array step {step}; use --shard I/N")
+        tid = offset // step
         text = f"{tid}/{count}"
     try:
         i, n = (int(x) for x in text.split("/"))
@@ -326,8 +330,8 @@ def _execute(exp, experiment, replications, seed, threads, block_size, target_ha
     done = sum(tot.n for tot in totals) if totals else 0
     _log(
         f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {n:,} replications, seed {s}, "
-        f"{backend} ({t} threads)" + (f", shard {shard_[0]}/{shard_[1]}" if shard_ != (0, 1) else "") + f" -> {out_dir}"
-        + (f"; resuming: {done:,} replications already done" if resumed else "")
+        + (f"{t} threads" if backend == "threads" else "dask") + (f", shard {shard_[0]}/{shard_[1]}" if shard_ != (0, 1) else "")
+        + f" -> {out_dir}" + (f"; resuming: {done:,} replications (all cells) already done" if resumed else "")
     )
     t0 = time.perf_counter()
     show = not no_progress and sys.stderr.isatty()
@@ -409,6 +413,16 @@ def merge(directory: Path, force: bool, as_json: bool) -> None:
         cells, n = merge_shards(directory, force)
     except MergeError as exc:
         _fail(str(exc))
+    import json as _json
+
+    import pandas as pd
+
+    from .io.results import MANIFEST, write_json
+
+    manifest = _json.loads((directory / MANIFEST).read_text())
+    files = _write_figures(directory, cells, pd.read_parquet(directory / "outcomes.parquet"), manifest)
+    manifest["files"] = manifest.get("files", []) + files
+    write_json(directory / MANIFEST, manifest)
     if as_json:
         click.echo(cells.to_json(orient="records", indent=2))
     else:

@@ -151,7 +151,38 @@ def test_resume_refuses_a_different_run(tmp_path, reference):
     out.mkdir()
     (out / "manifest.json").write_text(json.dumps(m))
     res = _run("run", exp, "--out", out)
-    assert res.exit_code == 2 and "different config_hash" in res.output
+    assert res.exit_code == 2 and "holds an unfinished run with a different replications_requested" in res.output
+
+
+def test_resume_refuses_a_different_block_size_by_name(tmp_path):
+    exp = _experiment(tmp_path)
+    out = tmp_path / "bs"
+    assert _run("run", exp, "--out", out).exit_code == 0
+    m = json.loads((out / "manifest.json").read_text())
+    m["exit_status"] = "running"
+    (out / "manifest.json").write_text(json.dumps(m))
+    res = _run("run", exp, "--out", out, "--block-size", "100")
+    assert res.exit_code == 2 and "different block_size (250, this command: 100)" in res.output
+
+
+def test_resume_refuses_another_library_version(tmp_path):
+    exp = _experiment(tmp_path)
+    out = tmp_path / "ver"
+    assert _run("run", exp, "--out", out).exit_code == 0
+    m = json.loads((out / "manifest.json").read_text())
+    m["exit_status"] = "interrupted"
+    m["versions"]["numba"] = "0.0.1"
+    (out / "manifest.json").write_text(json.dumps(m))
+    res = _run("run", exp, "--out", out)
+    assert res.exit_code == 2 and "started with numba 0.0.1" in res.output
+
+
+def test_shards_do_not_write_into_a_single_run(tmp_path, reference):
+    exp, single = reference
+    before = _tables(single)
+    res = _run("run", exp, "--out", single, "--shard", "0/2")
+    assert res.exit_code == 2 and "single (unsharded) run" in res.output
+    assert _tables(single) == before and not list(single.glob("shard-*"))
 
 
 @pytest.mark.slow

@@ -275,7 +275,7 @@ def _workspace():
     )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def final_states(p_mixes, mix_cum, seed, reps, states, errors):
     """Final state of each replication in ``reps`` (for tests and replays; serial)."""
     st, keys, ctr, msgs, ht, w, out, info = _workspace()
@@ -288,7 +288,7 @@ def final_states(p_mixes, mix_cum, seed, reps, states, errors):
 # Per block b (row b of every output): counts[b, need, outcome], prolif[b, need],
 # dur_sum[b], dur_sumsq[b] (over challenged crises), hist[b, bin] (durations of
 # challenged crises), events[b], draws[b], err[b].
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
     """Run the replications of ``block`` and aggregate them into row ``b`` of the outputs."""
     st, keys, ctr, msgs, ht, w, out, info = _workspace()
@@ -324,14 +324,14 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     draws[b] = dr
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
     """Parallel twin of :func:`run_blocks_serial`: one block per iteration, any thread."""
     for b in prange(blocks.shape[0]):
         run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
     """Serial twin of :func:`run_blocks_parallel` (identical output by construction)."""
     for b in range(blocks.shape[0]):

@@ -28,7 +28,9 @@ from . import blocks as io_blocks
 from . import results as io_results
 from .config import Cell, Experiment
 
-IDENTITY = ("config_hash", "seed", "replications_requested", "block_size", "target_halfwidth", "model_source_hash")
+# what makes two runs the same run; named fields first, so a mismatch says which one differs
+IDENTITY = ("seed", "replications_requested", "block_size", "target_halfwidth", "model_source_hash", "config_hash")
+VERSIONED = ("escalation-sim", "numpy", "numba", "python")
 SHARD_RE = re.compile(r"^shard-(\d+)-of-(\d+)\.json$")
 
 
@@ -66,8 +68,12 @@ class RunDir:
         """
         old = self._read()
         what = "shard" if self.sharded else "run"
+        top = self.path / io_results.MANIFEST
+        if self.sharded and top.is_file() and not json.loads(top.read_text()).get("shards"):
+            raise RunMismatch(f"{self.path} holds a single (unsharded) run; write shards to another --out")
         if old is None:
-            if not self.sharded and self.path.is_dir() and any(self.path.iterdir()):
+            visible = [p for p in self.path.iterdir() if not p.name.startswith(".")] if self.path.is_dir() else []
+            if not self.sharded and visible:
                 shards = sorted(p.name for p in self.path.glob("shard-*-of-*.json"))
                 if shards and not force:
                     raise RunMismatch(f"{self.path} holds shards ({', '.join(shards[:3])}...): merge them with 'escalation-sim merge {self.path}'")
@@ -87,6 +93,13 @@ class RunDir:
                 raise RunMismatch(
                     f"{self.manifest_path} holds an unfinished {what} with a different {key} "
                     f"({old.get(key)!r}, this command: {ident.get(key)!r}); pass --force to discard it or choose another --out"
+                )
+        now = io_results.versions()
+        for pkg in VERSIONED:
+            if old.get("versions", {}).get(pkg) != now.get(pkg):
+                raise RunMismatch(
+                    f"{self.manifest_path} was started with {pkg} {old.get('versions', {}).get(pkg)}, this is {now.get(pkg)}: "
+                    "blocks from both would be mixed; finish it with the original environment, or pass --force to start again"
                 )
         self._action = "resume"
         self._old = old
@@ -206,7 +219,7 @@ def merge_shards(directory: Path, force: bool = False) -> tuple[pd.DataFrame, in
         for field in IDENTITY:
             if m.get(field) != ref.get(field):
                 raise MergeError(f"{name}: {field} is {m.get(field)!r} but shard-0-of-{n_shards} has {ref.get(field)!r}")
-        for pkg in ("escalation-sim", "numpy", "numba", "python"):
+        for pkg in VERSIONED:
             if m["versions"].get(pkg) != ref["versions"].get(pkg):
                 raise MergeError(f"{name}: {pkg} version {m['versions'].get(pkg)} differs from shard-0-of-{n_shards}'s {ref['versions'].get(pkg)}")
     merged_manifest = directory / io_results.MANIFEST
