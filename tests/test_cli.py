@@ -171,3 +171,65 @@ def test_run_empty_grid_is_an_error(runner, tmp_path):
     res = runner.invoke(main, ["run", str(exp), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "no cells" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_sweep_runs_every_cell_at_every_value_and_draws_the_plot(runner, tmp_path):
+    out = tmp_path / "sweep"
+    res = runner.invoke(main, ["sweep", str(_experiment(tmp_path)), "--param", "channel.misperception",
+                               "--values", "0:0.2:3", "-n", "1000", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(out / "cells.csv")
+    assert len(cells) == 2 * 3
+    assert sorted({json.loads(o)["channel.misperception"] for o in cells["overrides"]}) == [0.0, 0.1, 0.2]
+    png = (out / "figures" / "sweep_channel_misperception.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert "channel.misperception" in (out / "figures" / "sweep_channel_misperception.svg").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--param", "channel.nonsense", "--values", "0,1"], "channel.nonsense: unknown or not numeric"),
+        (["--param", "challenger.strategy", "--values", "0,1"], "not numeric"),
+        (["--param", "channel.misperception", "--values", "0:1.5:3"], "a probability in [0, 1]"),
+        (["--param", "channel.misperception", "--values", "a,b"], "allowed: start:stop:count"),
+    ],
+)
+def test_sweep_bad_input(runner, tmp_path, args, needle):
+    res = runner.invoke(main, ["sweep", str(_experiment(tmp_path)), *args, "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and needle in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_replay_from_results_is_the_same_crisis_as_in_the_run(runner, tmp_path):
+    """simulate --from DIR --cell K --replication R replays replication R of cell K: its SimPy final
+    state equals the compiled engine's for that cell's scenario and the run's seed."""
+    from escalation_sim.engines.montecarlo import final_states
+    from escalation_sim.io.config import load_experiment
+
+    exp_path = _experiment(tmp_path)
+    out = tmp_path / "run"
+    assert runner.invoke(main, ["run", str(exp_path), "--out", str(out)]).exit_code == 0
+    fig = tmp_path / "crisis.png"
+    res = runner.invoke(main, ["simulate", "--from", str(out), "--cell", "1", "--replication", "17", "--json", "--figure", str(fig)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    exp = load_experiment(exp_path)
+    state = final_states(exp.cells[1].scenario, exp.seed, [17])[0]
+    from escalation_sim.model.constants import OUTCOME_NAMES
+
+    assert data["seed"] == exp.seed and data["outcome"] == OUTCOME_NAMES[int(state[0])]
+    assert data["end_time"] == state[1]
+    assert fig.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--cell", "0"], "give a SCENARIO file or --from"),
+        (["--from", "nowhere", "--cell", "0"], "no manifest.json"),
+    ],
+)
+def test_replay_bad_input(runner, args, needle):
+    res = runner.invoke(main, ["simulate", *args])
+    assert res.exit_code == 2 and needle in res.output
