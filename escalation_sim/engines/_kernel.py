@@ -22,7 +22,9 @@ Kernels take arrays in and fill arrays out. The public wrapper is
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..model import rules
 from ..model.constants import (
@@ -261,6 +263,35 @@ def simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, i
     return w[W_ERR]
 
 
+@intrinsic
+def _borrow(typingctx, arr):
+    """A view of ``arr`` without a reference count (its meminfo is NULL).
+
+    Numba counts references to every array it passes to a function or slices:
+    an atomic increment and decrement each time. Views of the workspace that
+    are borrowed this way make those calls a test for NULL. The owner must
+    outlive the view (see :func:`_keep_alive`).
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(arr)(context, builder, value=args[0])
+        out = context.make_array(arr)(context, builder)
+        for name in ("parent", "nitems", "itemsize", "data", "shape", "strides"):
+            setattr(out, name, getattr(ary, name))
+        out.meminfo = cgutils.get_null_value(out.meminfo.type)
+        return out._getvalue()
+
+    return arr(arr), codegen
+
+
+@njit(cache=True)
+def _keep_alive(a, b, c, d, e, f, g, h):
+    """Hold the workspace's owners until here, after the last use of their borrowed views."""
+    return None
+
+
 @njit(cache=True)
 def _workspace():
     return (
@@ -278,10 +309,14 @@ def _workspace():
 @njit(cache=True, nogil=True)
 def final_states(p_mixes, mix_cum, seed, reps, states, errors):
     """Final state of each replication in ``reps`` (for tests and replays; serial)."""
-    st, keys, ctr, msgs, ht, w, out, info = _workspace()
+    o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info = _workspace()
+    st, keys, ctr, msgs = _borrow(o_st), _borrow(o_keys), _borrow(o_ctr), _borrow(o_msgs)
+    ht, w, out, info = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info)
+    pm = _borrow(p_mixes)
     for i in range(reps.shape[0]):
-        errors[i] = simulate_one(p_mixes, mix_cum, seed, reps[i], st, keys, ctr, msgs, ht, w, out, info)
+        errors[i] = simulate_one(pm, mix_cum, seed, reps[i], st, keys, ctr, msgs, ht, w, out, info)
         states[i, :] = st
+    _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info)
 
 
 # --- Monte Carlo blocks -------------------------------------------------------
@@ -291,7 +326,10 @@ def final_states(p_mixes, mix_cum, seed, reps, states, errors):
 @njit(cache=True, nogil=True)
 def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
     """Run the replications of ``block`` and aggregate them into row ``b`` of the outputs."""
-    st, keys, ctr, msgs, ht, w, out, info = _workspace()
+    o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info = _workspace()
+    st, keys, ctr, msgs = _borrow(o_st), _borrow(o_keys), _borrow(o_ctr), _borrow(o_msgs)
+    ht, w, out, info = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info)
+    pm = _borrow(p_mixes)
     n_bins = hist.shape[1]
     first = block * block_size
     last = min(first + block_size, n_total)
@@ -300,10 +338,10 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     ev = 0
     dr = 0
     for rep in range(first, last):
-        e = simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, info)
+        e = simulate_one(pm, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, info)
         if e != 0:
             err[b] = e
-            return
+            break
         need = int(st[X_NEED])
         outcome = int(st[X_OUTCOME])
         counts[b, need, outcome] += 1
@@ -322,6 +360,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     dur_sumsq[b] = s2
     events[b] = ev
     draws[b] = dr
+    _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info)
 
 
 @njit(cache=True, parallel=True, nogil=True)
