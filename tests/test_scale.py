@@ -256,8 +256,39 @@ def test_dask_worker_killed_mid_run_loses_and_double_counts_nothing(tmp_path):
         assert tot.duration_sum == ref.duration_sum
 
 
+@pytest.mark.slow
+def test_dask_worker_that_joins_later_is_warmed_up_before_taking_tasks():
+    """Adaptive and jobqueue clusters add workers mid-run: each must load the kernels on start."""
+    from escalation_sim.experiments.executors import DaskExecutor
+
+    ex = DaskExecutor(None, workers=1)
+    try:
+        ex._cluster.scale(2)
+        ex.client.wait_for_workers(2, timeout=60)
+        has = ex.client.run(lambda dask_worker: "escalation-sim-warm-up" in dask_worker.plugins)
+        assert len(has) == 2 and all(has.values())
+    finally:
+        ex.close()
+
+
 def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     out = tmp_path / "nowhere"
     res = _run("run", _experiment(tmp_path), "--out", out, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert res.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in res.output
     assert not out.exists()
+
+
+def test_a_block_counted_twice_is_an_error_naming_its_cell():
+    """Two checkpoint rows for the same block of a cell must never be added up silently."""
+    import pandas as pd
+
+    from escalation_sim.io import blocks as io_blocks
+    from escalation_sim.io.config import load_scenario
+
+    s = load_scenario(Path(__file__).resolve().parents[1] / "experiments" / "direct-deterrence.toml")
+    p_mixes, mix_cum = s.vectors()
+    res = mc.run_blocks(p_mixes, mix_cum, 1, np.array([0, 1]), 8, 16, parallel=False)
+    one = io_blocks.to_frame(1, res)
+    assert [t.n for t in io_blocks.totals_from_frame(one, 2)] == [0, 16]
+    with pytest.raises(ValueError, match=r"cell 1: block 0 counted twice"):
+        io_blocks.totals_from_frame(pd.concat([one, one.iloc[:1]]), 2)

@@ -88,7 +88,11 @@ class DaskExecutor:
         names = list(self.client.scheduler_info()["workers"])
         if names:
             self.client.run(mc.warm_up, workers=names[:1])
-            self.client.run(mc.warm_up)
+        # every worker, including any that joins later (adaptive or jobqueue
+        # clusters), loads the kernels before it takes a task
+        from ._dask_plugin import WarmUp
+
+        self.client.register_plugin(WarmUp(), name="escalation-sim-warm-up")
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[int, mc.BlockResults]]:
         from distributed import as_completed

@@ -97,20 +97,20 @@ def read_blocks(paths: list[Path]) -> pd.DataFrame:
 
 def load_totals(run_dir: Path, n_cells: int, tag: str = "") -> list[CellTotals]:
     """Totals rebuilt from a run's checkpoints (files starting with ``tag``)."""
-    totals = [CellTotals() for _ in range(n_cells)]
     d = run_dir / BLOCK_DIR
-    if d.is_dir():
-        df = read_blocks(list(d.glob(f"{tag}cell*.parquet")))
-        for cell, res in from_frame(df).items():
-            totals[cell].add(res)
-    return totals
+    if not d.is_dir():
+        return [CellTotals() for _ in range(n_cells)]
+    return totals_from_frame(read_blocks(list(d.glob(f"{tag}cell*.parquet"))), n_cells)
 
 
 def totals_from_frame(df: pd.DataFrame, n_cells: int) -> list[CellTotals]:
     """Totals of every cell from block rows (raises on a block counted twice)."""
     totals = [CellTotals() for _ in range(n_cells)]
     for cell, res in from_frame(df).items():
-        totals[cell].add(res)
+        try:
+            totals[cell].add(res)
+        except ValueError as exc:  # name the cell: a block index alone is ambiguous
+            raise ValueError(f"cell {cell}: {exc}") from None
     return totals
 
 
