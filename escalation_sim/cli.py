@@ -83,6 +83,11 @@ def simulate(scenario: Path | None, from_dir: Path | None, cell: int | None, fig
 
     if (scenario is None) == (from_dir is None):
         _fail("give a SCENARIO file or --from RESULTS_DIR (with --cell), not both")
+    from .experiments.ipd import is_ipd_target
+
+    if is_ipd_target(scenario, from_dir):  # the iterated prisoner's dilemma form
+        _simulate_ipd(scenario, from_dir, cell, figure, seed, replication, defender_strategy, sets, as_json)
+        return
     if from_dir is not None:
         scen, run_seed = _replay_scenario(from_dir, cell, sets, defender_strategy)
         seed = run_seed if seed is None else seed
@@ -174,7 +179,10 @@ def sweep(experiment: Path, param: str, values_text: str, replications, seed, th
     from .experiments.sweep import parse_values, sweep_experiment, sweep_figure
 
     try:
-        exp = sweep_experiment(load_experiment(experiment), param, parse_values(values_text))
+        exp = load_experiment(experiment)
+        if getattr(exp, "form", "crisis") == "ipd":
+            raise ConfigError(str(experiment), "", "an IPD experiment: put the values in its [grid] and use 'escalation-sim run'")
+        exp = sweep_experiment(exp, param, parse_values(values_text))
     except ConfigError as exc:
         _fail(str(exc))
     _execute(exp, experiment, replications, seed, threads, None, None, 10**9, None, "threads", None, 1, out, force,
@@ -271,8 +279,38 @@ def run(experiment: Path, replications, seed, threads, block_size, target_halfwi
         exp = load_experiment(experiment)
     except ConfigError as exc:
         _fail(str(exc))
+    if getattr(exp, "form", "crisis") == "ipd":  # the iterated prisoner's dilemma form
+        unsupported = {"--target-halfwidth": target_halfwidth is not None, "--shard": shard is not None,
+                       "--backend dask": backend == "dask", "--scheduler": scheduler is not None}
+        _run_ipd(exp, experiment, replications, seed, threads, block_size, out, force, as_json, no_progress, unsupported)
+        return
     _execute(exp, experiment, replications, seed, threads, block_size, target_halfwidth, max_replications, shard,
              backend, scheduler, workers, out, force, as_json, no_progress)
+
+
+def _run_ipd(exp, experiment, replications, seed, threads, block_size, out, force, as_json, no_progress, unsupported):
+    """``run`` for an IPD experiment (see escalation_sim/experiments/ipd.py)."""
+    from .experiments.ipd import IPDRunError, execute
+
+    try:
+        execute(exp, experiment, replications=replications, seed=seed, threads=threads, block_size=block_size, out=out,
+                force=force, as_json=as_json, no_progress=no_progress, unsupported=unsupported, log=_log, echo=click.echo)
+    except IPDRunError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; IPD runs are not checkpointed: run the same command again with --force", code=130)
+
+
+def _simulate_ipd(scenario, from_dir, cell, figure, seed, replication, defender_strategy, sets, as_json):
+    """``simulate`` for an IPD scenario or run: one match with the SimPy engine, round by round."""
+    from .experiments.ipd import IPDRunError, simulate_command
+
+    if figure is not None or defender_strategy:
+        _fail("--figure and --defender-strategy are for crisis scenarios, not IPD matches")
+    try:
+        simulate_command(scenario, from_dir, cell, seed, replication, _parse_sets(sets), as_json, click.echo)
+    except (IPDRunError, ConfigError) as exc:
+        _fail(str(exc))
 
 
 def _execute(exp, experiment, replications, seed, threads, block_size, target_halfwidth, max_replications, shard,

@@ -12,7 +12,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model.params import (
     ALLY_INSTRUMENTS,
@@ -22,6 +22,9 @@ from ..model.params import (
     Param,
 )
 from ..model.scenario import Mix, Scenario
+
+if TYPE_CHECKING:
+    from .ipd_config import IPDExperiment
 
 
 class ConfigError(Exception):
@@ -266,16 +269,21 @@ def _label(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def load_experiment(path: str | Path) -> Experiment:
+def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     """Load and validate an experiment file.
 
     An experiment names a base scenario (path relative to the experiment file)
     and its cells: a ``[grid]`` whose fields (``"section.name"`` = list of
     values) are crossed, and/or explicit ``[[cells]]`` tables with a ``label``
-    and overrides.
+    and overrides. An experiment on an IPD scenario is loaded by
+    :func:`load_ipd_experiment` and returned as an :class:`IPDExperiment`.
     """
     source = str(path)
     data = read_toml(path)
+    from .ipd_config import experiment_form, load_ipd_experiment
+
+    if experiment_form(source, path, data) == "ipd":
+        return load_ipd_experiment(path, data)  # an IPDExperiment (form "ipd")
     unknown = set(data) - {"experiment", "grid", "cells"}
     if unknown:
         raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells")
@@ -340,3 +348,4 @@ def load_experiment(path: str | Path) -> Experiment:
         description=str(exp.get("description", "")),
         raw=data,
     )
+
