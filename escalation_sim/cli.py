@@ -375,7 +375,7 @@ def _execute(exp, experiment, replications, seed, threads, block_size, target_ha
     show = not no_progress and sys.stderr.isatty()
     bar = None
     try:
-        _log("loading compiled kernels (the first run compiles them, ~20 s)...")
+        _log("loading compiled kernels (the first run compiles them, ~35 s)...")
         mc.warm_up()
         if show:
             bar = click.progressbar(length=n * len(exp.cells), label="replications", file=sys.stderr)
