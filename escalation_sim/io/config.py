@@ -269,6 +269,36 @@ def _label(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def declared_cells(data: dict, source: str, key_form: str = '"section.name"') -> list[tuple[str, dict]]:
+    """The cells an experiment file declares, as ``(label, overrides)``.
+
+    First the ``[grid]`` (every field a list of values; the lists are crossed),
+    then the explicit ``[[cells]]`` tables (a ``label`` and overrides), in file
+    order. ``key_form`` is how a field is written, for the error messages.
+    """
+    cells: list[tuple[str, dict]] = []
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict):
+        raise ConfigError(source, "grid", f"allowed: a table of {key_form} = [values]")
+    axes = []
+    for key, vals in grid.items():
+        if not isinstance(vals, list) or not vals:
+            raise ConfigError(source, f"grid.{key}", "allowed: a non-empty list of values")
+        axes.append([(key, v) for v in vals])
+    if axes:
+        for combo in itertools.product(*axes):
+            cells.append((", ".join(f"{k}={_label(v)}" for k, v in combo), dict(combo)))
+    explicit = data.get("cells", [])
+    if not isinstance(explicit, list):
+        raise ConfigError(source, "cells", "allowed: an array of tables [[cells]]")
+    for i, c in enumerate(explicit):
+        if not isinstance(c, dict):
+            raise ConfigError(source, f"cells[{i}]", f"allowed: a table with label and {key_form} = value")
+        over = {k: v for k, v in c.items() if k != "label"}
+        cells.append((str(c.get("label", _label(over) or f"cell {i}")), over))
+    return cells
+
+
 def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     """Load and validate an experiment file.
 
@@ -301,26 +331,7 @@ def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     seed = _positive_int(source, "experiment.seed", exp.get("seed", 0), lo=0)
     block = _positive_int(source, "experiment.block_size", exp.get("block_size", 4096))
 
-    cells: list[tuple[str, dict]] = []
-    grid = data.get("grid", {})
-    if not isinstance(grid, dict):
-        raise ConfigError(source, "grid", "allowed: a table of \"section.name\" = [values]")
-    axes = []
-    for key, vals in grid.items():
-        if not isinstance(vals, list) or not vals:
-            raise ConfigError(source, f"grid.{key}", "allowed: a non-empty list of values")
-        axes.append([(key, v) for v in vals])
-    if axes:
-        for combo in itertools.product(*axes):
-            cells.append((", ".join(f"{k}={_label(v)}" for k, v in combo), dict(combo)))
-    explicit = data.get("cells", [])
-    if not isinstance(explicit, list):
-        raise ConfigError(source, "cells", "allowed: an array of tables [[cells]]")
-    for i, c in enumerate(explicit):
-        if not isinstance(c, dict):
-            raise ConfigError(source, f"cells[{i}]", "allowed: a table with label and \"section.name\" = value")
-        over = {k: v for k, v in c.items() if k != "label"}
-        cells.append((str(c.get("label", _label(over) or f"cell {i}")), over))
+    cells = declared_cells(data, source)
     if not cells:
         raise ConfigError(source, "grid", "the experiment has no cells: give a [grid] or [[cells]]")
 

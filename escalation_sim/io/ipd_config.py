@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import EXPERIMENT_FIELDS, ConfigError, _label, _positive_int, read_toml
+from .config import EXPERIMENT_FIELDS, ConfigError, _positive_int, declared_cells, read_toml
 
 IPD_FIELDS = ("turns", "noise", "players", "payoffs", "strategy")
 IPD_DEFAULT_REPLICATIONS = 1000
@@ -196,26 +196,7 @@ def load_ipd_experiment(path: str | Path, data: dict | None = None) -> IPDExperi
         combos = itertools.combinations_with_replacement if self_play else itertools.combinations
         pairs = list(combos(strategies, 2))
 
-    groups: list[tuple[str, dict]] = []
-    grid = data.get("grid", {})
-    if not isinstance(grid, dict):
-        raise ConfigError(source, "grid", "allowed: a table of \"ipd.<field>\" = [values]")
-    axes = []
-    for key, vals in grid.items():
-        if not isinstance(vals, list) or not vals:
-            raise ConfigError(source, f"grid.{key}", "allowed: a non-empty list of values")
-        axes.append([(key, v) for v in vals])
-    if axes:
-        for combo in itertools.product(*axes):
-            groups.append((", ".join(f"{k}={_label(v)}" for k, v in combo), dict(combo)))
-    explicit = data.get("cells", [])
-    if not isinstance(explicit, list):
-        raise ConfigError(source, "cells", "allowed: an array of tables [[cells]]")
-    for i, c in enumerate(explicit):
-        if not isinstance(c, dict):
-            raise ConfigError(source, f"cells[{i}]", "allowed: a table with label and \"ipd.<field>\" = value")
-        over = {k: v for k, v in c.items() if k != "label"}
-        groups.append((str(c.get("label", _label(over) or f"cell {i}")), over))
+    groups = declared_cells(data, source, '"ipd.<field>"')
     if not groups:
         groups = [("all", {})]
 
