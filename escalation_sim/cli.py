@@ -285,7 +285,7 @@ def run(experiment: Path, replications, seed, threads, block_size, target_halfwi
         _run_ipd(exp, experiment, replications, seed, threads, block_size, out, force, as_json, no_progress, unsupported)
         return
     _execute(exp, experiment, replications, seed, threads, block_size, target_halfwidth, max_replications, shard,
-             backend, scheduler, workers, out, force, as_json, no_progress)
+             backend, scheduler, workers, out, force, as_json, no_progress, figures=_analysis(exp.raw))
 
 
 def _run_ipd(exp, experiment, replications, seed, threads, block_size, out, force, as_json, no_progress, unsupported):
@@ -414,6 +414,15 @@ def _execute(exp, experiment, replications, seed, threads, block_size, target_ha
     _log(f"wrote {out_dir}")
 
 
+def _analysis(config: dict):
+    """The extra figure writer an experiment asks for (``[experiment] analysis``), or None."""
+    if config.get("experiment", {}).get("analysis") == "selection_bias":
+        from .experiments.selection import selection_figure
+
+        return selection_figure
+    return None
+
+
 def _write_figures(out_dir: Path, cells, outcomes, manifest: dict, extra=None) -> list[str]:
     """Figures and report.md for a finished run (see experiments/report.py)."""
     written = []
@@ -458,7 +467,8 @@ def merge(directory: Path, force: bool, as_json: bool) -> None:
     from .io.results import MANIFEST, write_json
 
     manifest = _json.loads((directory / MANIFEST).read_text())
-    files = _write_figures(directory, cells, pd.read_parquet(directory / "outcomes.parquet"), manifest)
+    files = _write_figures(directory, cells, pd.read_parquet(directory / "outcomes.parquet"), manifest,
+                           _analysis(manifest.get("config", {})))
     manifest["files"] = manifest.get("files", []) + files
     write_json(directory / MANIFEST, manifest)
     if as_json:

@@ -253,6 +253,7 @@ class Experiment:
 
 
 EXPERIMENT_FIELDS = {"name", "description", "scenario", "replications", "seed", "block_size"}
+ANALYSES = ("selection_bias",)  # extra analyses a crisis experiment can ask for (experiments/selection.py)
 
 
 def _positive_int(source: str, key: str, value: Any, lo: int = 1) -> int:
@@ -320,9 +321,10 @@ def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     exp = data.get("experiment")
     if not isinstance(exp, dict):
         raise ConfigError(source, "experiment", "missing [experiment] table (name, scenario, replications, seed)")
-    bad = set(exp) - EXPERIMENT_FIELDS
+    bad = set(exp) - EXPERIMENT_FIELDS - {"analysis"}
     if bad:
-        raise ConfigError(source, f"experiment.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(sorted(EXPERIMENT_FIELDS))}")
+        allowed = sorted(EXPERIMENT_FIELDS | {"analysis"})
+        raise ConfigError(source, f"experiment.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(allowed)}")
     if "scenario" not in exp or not isinstance(exp["scenario"], str):
         raise ConfigError(source, "experiment.scenario", "required: path of the base scenario file")
     scen_path = (Path(path).parent / exp["scenario"]).resolve()
@@ -330,6 +332,9 @@ def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     replications = _positive_int(source, "experiment.replications", exp.get("replications", 100_000))
     seed = _positive_int(source, "experiment.seed", exp.get("seed", 0), lo=0)
     block = _positive_int(source, "experiment.block_size", exp.get("block_size", 4096))
+    analysis = exp.get("analysis")
+    if analysis is not None and analysis not in ANALYSES:
+        raise ConfigError(source, "experiment.analysis", f"got {analysis!r}; allowed: {', '.join(ANALYSES)}")
 
     cells = declared_cells(data, source)
     if not cells:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 REFERENCES: dict[str, str] = {
+    "achen_snidal_1989": "Achen, C. H., & Snidal, D. (1989). Rational deterrence theory and comparative case studies. World Politics 41(2), 143-169.",
     "axelrod_1984": "Axelrod, R. (1984). The Evolution of Cooperation. New York: Basic Books.",
     "blankenship_2020": "Blankenship, B. Public statements of support to allies, International Studies Quarterly (as cited in the Poast thread, shared/seeds; full reference not checked here).",
     "fearon_1994": "Fearon, J. D. (1994). Domestic political audiences and the escalation of international disputes. American Political Science Review 88(3), 577-592.",
+    "fearon_2002": "Fearon, J. D. (2002). Selection effects and deterrence. International Interactions 28(1), 5-29.",
     "fearon_1997": "Fearon, J. D. (1997). Signaling foreign policy interests: tying hands versus sinking costs. Journal of Conflict Resolution 41(1), 68-90.",
     "george_1983": "George, A. L. (1983). Managing U.S.-Soviet Rivalry: Problems of Crisis Prevention. Boulder: Westview.",
     "george_farley_dallin_1988": "George, A. L., Farley, P. J., & Dallin, A., eds. (1988). U.S.-Soviet Security Cooperation. New York: Oxford University Press.",
@@ -17,6 +19,7 @@ REFERENCES: dict[str, str] = {
     "larson_1987": "Larson, D. W. (1987). Crisis prevention and the Austrian State Treaty. International Organization 41(1), 27-60.",
     "lebow_stein_1990": "Lebow, R. N., & Stein, J. G. (1990). When Does Deterrence Succeed and How Do We Know? CIIPS Occasional Paper No. 8 (seed text in shared/seeds).",
     "mattes_2012": "Mattes, M. (2012). Reputation, symmetry, and alliance design. International Organization 66(4), 679-707.",
+    "newcombe_1998": "Newcombe, R. G. (1998). Interval estimation for the difference between independent proportions: comparison of eleven methods. Statistics in Medicine 17(8), 873-890.",
     "molander_1985": "Molander, P. (1985). The optimal level of generosity in a selfish, uncertain environment. Journal of Conflict Resolution 29(4), 611-618.",
     "morgan_1977": "Morgan, P. M. (1977). Deterrence: A Conceptual Analysis. Beverly Hills: Sage.",
     "musgrave_ward_2018": "Musgrave, P., & Ward, S. Public support for responding to attacks on US troops, Monkey Cage (as cited in the Poast thread; full reference not checked here).",

@@ -1,0 +1,81 @@
+"""Selection bias analysis (issue 4, item 5): interval method, effects, the run that reports them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from escalation_sim.cli import main
+from escalation_sim.experiments.selection import newcombe_difference, selection_effects
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10 (hybrid score)
+        ((56, 70, 48, 80), (0.0524, 0.3339)),
+        ((9, 10, 3, 10), (0.1705, 0.8090)),
+        ((6, 7, 2, 7), (0.0582, 0.8062)),
+        ((5, 56, 0, 29), (-0.0381, 0.1926)),
+    ],
+)
+def test_newcombe_interval_matches_the_published_examples(counts, expected):
+    d, lo, hi = newcombe_difference(*counts)
+    assert d == pytest.approx(counts[0] / counts[1] - counts[2] / counts[3])
+    assert (round(lo, 4), round(hi, 4)) == expected
+
+
+def test_effects_recomputed_from_counts():
+    """A deterrent that halves challenges but not wars-per-case: true effect 0, observed effect positive."""
+    cells = pd.DataFrame({
+        "label": ["base", "base+tripwire"],
+        "n": [1000, 1000],
+        "p_war": [0.100, 0.100],  # 100 wars in both
+        "crises": [400, 200],
+    })
+    e = selection_effects(cells).iloc[0]
+    assert e["true_effect"] == pytest.approx(0.0, abs=1e-12)
+    assert e["observed_effect"] == pytest.approx(100 / 200 - 100 / 400)
+    assert e["true_ci_low"] < 0 < e["true_ci_high"]
+    assert e["observed_ci_low"] > 0
+    assert e["p_crisis"] == pytest.approx(0.2) and e["p_crisis_baseline"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="baseline"):
+        selection_effects(cells.iloc[:1])
+
+
+def test_selection_bias_experiment_end_to_end(tmp_path):
+    out = tmp_path / "sel"
+    res = CliRunner().invoke(main, ["run", str(ROOT / "experiments" / "selection-bias.toml"), "-n", "8192",
+                                    "--out", str(out), "--no-progress", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(out / "cells.csv")
+    eff = pd.read_csv(out / "selection_bias.csv")
+    assert list(eff["label"]) == list(cells["label"].iloc[1:])
+    # the true effect is the difference of the cell table's P(war), an independent path through the outputs
+    for _, r in eff.iterrows():
+        row = cells[cells["label"] == r["label"]].iloc[0]
+        assert r["true_effect"] == pytest.approx(row["p_war"] - cells["p_war"].iloc[0], abs=1e-12)
+        assert r["p_crisis"] == pytest.approx(1 - row["p_no_challenge"], abs=1e-12)
+    # tripwires deter some challenges (P(crisis) falls): among the remaining crises war looks far more likely
+    trip = eff[eff["label"] == "+ tripwire"].iloc[0]
+    assert trip["p_crisis"] < trip["p_crisis_baseline"]
+    assert trip["observed_ci_low"] > trip["true_ci_high"]
+    assert (out / "figures" / "selection_bias.png").stat().st_size > 10_000
+    assert "## Selection bias" in (out / "report.md").read_text()
+
+
+def test_unknown_analysis_is_a_config_error(tmp_path):
+    text = (ROOT / "experiments" / "selection-bias.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('analysis = "selection_bias"', 'analysis = "selection"').replace(
+        'scenario = "extended-deterrence.toml"', f'scenario = "{ROOT / "experiments" / "extended-deterrence.toml"}"'))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(bad), "-n", "100", "--out", str(out)])
+    assert res.exit_code == 2
+    assert "experiment.analysis" in res.output and "selection_bias" in res.output
+    assert not out.exists()
