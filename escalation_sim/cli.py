@@ -189,6 +189,79 @@ def sweep(experiment: Path, param: str, values_text: str, replications, seed, th
              as_json, no_progress, figures=sweep_figure)
 
 
+@main.command("ally-decay", context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--renewal", "renewal_text", default="0,30,90", show_default=True, metavar="DAYS,DAYS,...",
+              help="Renewal intervals to compare (0 = one-off reassurance).")
+@click.option(
+    "--defender-strategy", "-d", multiple=True, type=click.Choice(DEFENDER_STRATEGY_NAMES),
+    help="Defender mix (repeat to combine) [default: immediate_deterrence + public_statement].",
+)
+@click.option("--replications", "-n", type=click.IntRange(min=2), default=300, show_default=True,
+              help="Crises per renewal interval (SimPy engine).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the random streams.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results directory [default: results/ally-decay/<scenario>-seed<seed>].")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the confidence table as JSON on stdout.")
+def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replications: int, seed: int, out, force,
+               as_json: bool) -> None:
+    """The ally's confidence over time, one-off vs renewed reassurance: table, figure, report."""
+    from .experiments.ally_decay import ally_decay_figure, ally_decay_markdown, confidence_paths
+    from .io import results as io_results
+
+    try:
+        renewals = [float(x) for x in renewal_text.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"--renewal {renewal_text!r}: allowed: days >= 0 separated by commas, e.g. 0,30,90")
+    if not renewals or any(not r >= 0 or r == float("inf") for r in renewals):
+        _fail(f"--renewal {renewal_text!r}: allowed: days >= 0 separated by commas, e.g. 0,30,90")
+    mix = list(defender_strategy) or ["immediate_deterrence", "public_statement"]
+
+    def make(renewal: float):
+        return load_scenario(scenario, {"defender.strategy": mix, "defender.renewal_interval": renewal})
+
+    try:
+        base = make(renewals[0])
+    except ConfigError as exc:
+        _fail(str(exc))
+    if not base.value("ally.present"):
+        _fail(f"{scenario}: ally.present: this scenario has no ally; allowed: a scenario with an ally "
+              "(e.g. experiments/extended-deterrence.toml)")
+    out_dir = out or Path("results") / "ally-decay" / f"{scenario.stem}-seed{seed}"
+    try:
+        io_results.prepare_run_dir(out_dir, force)
+    except io_results.ResultsExistError as exc:
+        _fail(str(exc))
+    start = io_results.now_iso()
+    _log(f"ally-decay: {len(renewals)} renewal intervals x {replications} crises (SimPy engine) -> {out_dir}")
+    paths = confidence_paths(make, renewals, replications, seed)
+    threshold = base.value("ally.hedge_threshold")
+    title = f"{scenario.stem}, defender: {' + '.join(mix)}"
+    files = io_results.write_table(paths, out_dir, "ally_confidence")
+    files += ally_decay_figure(paths, out_dir, threshold, title)
+    command = (f"escalation-sim ally-decay {scenario} --renewal {renewal_text} "
+               + " ".join(f"-d {m}" for m in mix) + f" -n {replications} --seed {seed}")
+    report = out_dir / "report.md"
+    io_results.atomic_write_bytes(report, ally_decay_markdown(paths, threshold, title, command).encode())
+    io_results.write_json(out_dir / io_results.MANIFEST, {
+        "kind": "ally-decay", "scenario_file": str(scenario), "defender_strategy": mix, "renewals": renewals,
+        "replications": replications, "seed": seed, "engine": "simpy", "ci_method": "normal (mean over crises)",
+        "command": command, "versions": io_results.versions(), "git": io_results.git_state(),
+        "machine": io_results.machine(), "start": start, "end": io_results.now_iso(), "exit_status": "complete",
+        "files": [str(Path(f).relative_to(out_dir)) for f in [*files, report]],
+    })
+    last = paths.loc[paths.groupby("renewal")["time"].idxmax()]
+    if as_json:
+        click.echo(paths.to_json(orient="records", indent=2))
+    else:
+        click.echo(f"{'reassurance':<28} {'confidence at day ' + format(last['time'].iloc[0], 'g'):>26} {'hedging':>8}")
+        for _, r in last.iterrows():
+            name = "one-off" if r["renewal"] == 0 else f"renewed every {r['renewal']:g} days"
+            click.echo(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    {r['p_hedging']:8.3f}")
+    _log(f"wrote {out_dir}")
+
+
 @main.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
 def strategies(as_json: bool) -> None:
