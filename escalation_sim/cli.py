@@ -189,6 +189,32 @@ def sweep(experiment: Path, param: str, values_text: str, replications, seed, th
              as_json, no_progress, figures=sweep_figure)
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replications", "-n", type=int, default=None, help="Replications per cell [default: the file's].")
+@click.option("--seed", type=int, default=None, help="Seed [default: the file's].")
+@click.option("--threads", "-t", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Results directory.")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def tournament(experiment: Path, replications, seed, threads, out, force, as_json, no_progress) -> None:
+    """Round robin: defender mixes x challenger strategies and motives; matrix, heatmap, ranking with intervals.
+
+    EXPERIMENT is an experiment file with a [tournament] table (defender, challenger, motive);
+    see experiments/tournament.toml.
+    """
+    try:
+        exp = load_experiment(experiment)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if "tournament" not in getattr(exp, "raw", {}):
+        _fail(f"{experiment}: tournament: missing [tournament] table (defender, challenger, motive); "
+              "see experiments/tournament.toml")
+    _execute(exp, experiment, replications, seed, threads, None, None, 10**9, None, "threads", None, 1, out, force,
+             as_json, no_progress, figures=_analysis(exp.raw))
+
+
 @main.command("ally-decay", context_settings=CONTEXT)
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--renewal", "renewal_text", default="0,30,90", show_default=True, metavar="DAYS,DAYS,...",
@@ -493,6 +519,10 @@ def _analysis(config: dict):
         from .experiments.selection import selection_figure
 
         return selection_figure
+    if "tournament" in config:
+        from .experiments.tournament import tournament_figure
+
+        return tournament_figure
     return None
 
 

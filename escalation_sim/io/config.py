@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.params import (
     ALLY_INSTRUMENTS,
+    CHALLENGER_STRATEGIES,
     DEFENDER_STRATEGY_NAMES,
     RESPONSE_RULES,
     SPEC_BY_KEY,
@@ -300,6 +301,42 @@ def declared_cells(data: dict, source: str, key_form: str = '"section.name"') ->
     return cells
 
 
+TOURNAMENT_FIELDS = ("defender", "challenger", "motive")
+MOTIVE_P_NEED = {"opportunity": 0.0, "need": 1.0}
+
+
+def tournament_cells(data: dict, source: str) -> list[tuple[str, dict]]:
+    """The cells of a round robin: every defender mix against every challenger strategy and motive.
+
+    ``[tournament]`` has ``defender`` (a list of strategy mixes, each a list of
+    names), ``challenger`` (challenger strategies) and ``motive``
+    (``"opportunity"`` and/or ``"need"``: ``challenger.p_need`` 0 or 1). Cell
+    labels are ``"<mix> vs <challenger> (<motive>)"``; names are validated
+    with the cell's scenario.
+    """
+    tour = data.get("tournament")
+    if tour is None:
+        return []
+    if not isinstance(tour, dict) or set(tour) - set(TOURNAMENT_FIELDS):
+        raise ConfigError(source, "tournament", f"allowed: a table with {', '.join(TOURNAMENT_FIELDS)}")
+    defenders = tour.get("defender")
+    if not isinstance(defenders, list) or not defenders or not all(isinstance(d, list) for d in defenders):
+        raise ConfigError(source, "tournament.defender", 'allowed: a non-empty list of strategy mixes, e.g. [["tit_for_tat"], []]')
+    challengers = tour.get("challenger", list(CHALLENGER_STRATEGIES))
+    if not isinstance(challengers, list) or not challengers or any(c not in CHALLENGER_STRATEGIES for c in challengers):
+        raise ConfigError(source, "tournament.challenger", f"got {challengers!r}; allowed: a non-empty list of {', '.join(CHALLENGER_STRATEGIES)}")
+    motives = tour.get("motive", list(MOTIVE_P_NEED))
+    if not isinstance(motives, list) or not motives or any(m not in MOTIVE_P_NEED for m in motives):
+        raise ConfigError(source, "tournament.motive", f"got {motives!r}; allowed: a non-empty list of {', '.join(MOTIVE_P_NEED)}")
+    for field_, values in (("defender", [_label(d) for d in defenders]), ("challenger", challengers), ("motive", motives)):
+        if len(set(values)) != len(values):
+            raise ConfigError(source, f"tournament.{field_}", "an entry is listed twice")
+    return [
+        (f"{_label(d)} vs {c} ({m})", {"defender.strategy": d, "challenger.strategy": c, "challenger.p_need": MOTIVE_P_NEED[m]})
+        for d in defenders for c in challengers for m in motives
+    ]
+
+
 def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     """Load and validate an experiment file.
 
@@ -315,9 +352,9 @@ def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
 
     if experiment_form(source, path, data) == "ipd":
         return load_ipd_experiment(path, data)  # an IPDExperiment (form "ipd")
-    unknown = set(data) - {"experiment", "grid", "cells"}
+    unknown = set(data) - {"experiment", "grid", "cells", "tournament"}
     if unknown:
-        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells")
+        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells, tournament")
     exp = data.get("experiment")
     if not isinstance(exp, dict):
         raise ConfigError(source, "experiment", "missing [experiment] table (name, scenario, replications, seed)")
@@ -336,7 +373,7 @@ def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
     if analysis is not None and analysis not in ANALYSES:
         raise ConfigError(source, "experiment.analysis", f"got {analysis!r}; allowed: {', '.join(ANALYSES)}")
 
-    cells = declared_cells(data, source)
+    cells = declared_cells(data, source) + tournament_cells(data, source)
     if not cells:
         raise ConfigError(source, "grid", "the experiment has no cells: give a [grid] or [[cells]]")
 
