@@ -19,7 +19,6 @@ by each review.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..engines.simpy_engine import simulate
-from ..io.results import atomic_write_bytes
+from ..io.results import write_figure
 from ..model.scenario import Scenario
 from .stats import Z95
 
@@ -109,15 +108,7 @@ def ally_decay_figure(paths: pd.DataFrame, out_dir: Path, threshold: float, titl
     fig.legend(fontsize="small", loc="outside lower center", ncols=3, frameon=False)
     n = int(paths["n"].max())
     ax.set_title(f"{title}\nreassurance is a process: {n:,} crises per line (SimPy engine)", fontsize="medium")
-    figdir = Path(out_dir) / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ext in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150)
-        p = figdir / f"ally_confidence.{ext}"
-        atomic_write_bytes(p, buf.getvalue())
-        written.append(p)
+    written = write_figure(fig, out_dir, "ally_confidence")
     return written
 
 

@@ -26,13 +26,12 @@ an instrument.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from ..io.results import atomic_write_bytes
+from ..io.results import atomic_write_bytes, write_figure
 from .stats import Z95, wilson
 
 METHOD = "newcombe-hybrid-score"
@@ -146,15 +145,7 @@ def selection_figure(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame,
     ax.set_title(f"{manifest.get('experiment', '')}: what an observer of crises would estimate\n"
                  f"baseline: {base}; n = {int(cells['n'].iloc[0]):,} cases per cell, seed {manifest.get('seed')}",
                  fontsize="medium")
-    figdir = Path(out_dir) / "figures"
-    figdir.mkdir(exist_ok=True)
-    paths = []
-    for ext in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150)
-        p = figdir / f"selection_bias.{ext}"
-        atomic_write_bytes(p, buf.getvalue())
-        paths.append(p)
+    paths = write_figure(fig, out_dir, "selection_bias")
     table = Path(out_dir) / "selection_bias.csv"
     atomic_write_bytes(table, eff.to_csv(index=False).encode())
     paths.append(table)

@@ -18,7 +18,6 @@ of P(war) across points. When that share is more than a few per cent, raise
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ import pandas as pd
 
 from ..engines import montecarlo as mc
 from ..io.config import ConfigError
-from ..io.results import atomic_write_bytes
+from ..io.results import write_figure
 from ..model.constants import WAR_DELIBERATE, WAR_MISCALCULATION
 from ..model.params import SPEC_BY_KEY
 from ..model.scenario import Scenario
@@ -151,15 +150,7 @@ def sobol_figure(indices: pd.DataFrame, out_dir: Path, title: str) -> list[Path]
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize="small")
     ax.set_title(title, fontsize="medium")
-    figdir = Path(out_dir) / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ext in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150)
-        p = figdir / f"sobol.{ext}"
-        atomic_write_bytes(p, buf.getvalue())
-        written.append(p)
+    written = write_figure(fig, out_dir, "sobol")
     return written
 
 

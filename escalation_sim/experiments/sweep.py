@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..io.config import Cell, ConfigError, Experiment, scenario_from_mapping
-from ..io.results import atomic_write_bytes
+from ..io.results import write_figure
 from ..model.params import SPEC_BY_KEY
 
 
@@ -74,13 +73,5 @@ def sweep_figure(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame, man
     fig.legend(fontsize="small", loc="outside lower center", ncols=2, frameon=False)
     ax.set_title(f"{manifest['experiment']}: P(war) as {param} varies\n"
                  f"n = {int(df['n'].iloc[0]):,} per point, seed {manifest['seed']}; bands: 95% Wilson", fontsize="medium")
-    figdir = out_dir / "figures"
-    figdir.mkdir(exist_ok=True)
-    paths = []
-    for ext in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150)
-        p = figdir / f"sweep_{param.replace('.', '_')}.{ext}"
-        atomic_write_bytes(p, buf.getvalue())
-        paths.append(p)
+    paths = write_figure(fig, out_dir, f"sweep_{param.replace('.', '_')}")
     return paths

@@ -24,7 +24,6 @@ tournament FILE`` or ``escalation-sim run FILE`` runs it.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io.results import atomic_write_bytes
+from ..io.results import atomic_write_bytes, write_figure
 from .stats import Z95
 
 P_NEED_MOTIVE = {0.0: "opportunity", 1.0: "need"}
@@ -111,15 +110,7 @@ def tournament_figure(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame
     ax.set_title(f"{manifest.get('experiment', 'tournament')}: P(war), defender mixes ranked by mean over opponents\n"
                  f"n = {n:,} crises per cell, seed {manifest.get('seed')}; Wilson 95% intervals in tournament_matrix.csv",
                  fontsize="medium")
-    figdir = Path(out_dir) / "figures"
-    figdir.mkdir(exist_ok=True)
-    written = []
-    for ext in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150)
-        p = figdir / f"tournament.{ext}"
-        atomic_write_bytes(p, buf.getvalue())
-        written.append(p)
+    written = write_figure(fig, out_dir, "tournament")
     for name, df in (("tournament_matrix.csv", m), ("tournament_ranking.csv", rank)):
         p = Path(out_dir) / name
         atomic_write_bytes(p, df.to_csv(index=False).encode())

@@ -7,6 +7,7 @@ directory that already holds a run is never overwritten silently.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -51,6 +52,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_figure(fig, directory: Path, stem: str, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 150) -> list[Path]:
+    """Save a matplotlib figure as ``directory/figures/<stem>.<format>``, each file atomically."""
+    figdir = Path(directory) / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext in formats:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=dpi)
+        path = figdir / f"{stem}.{ext}"
+        atomic_write_bytes(path, buf.getvalue())
+        written.append(path)
+    return written
 
 
 def write_table(df: pd.DataFrame, directory: Path, stem: str) -> list[Path]:
