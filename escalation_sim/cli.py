@@ -245,15 +245,8 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
         _fail("sensitivity needs SALib: pip install 'escalation-sim[sensitivity]'")
     if n_base & (n_base - 1):
         _fail(f"--samples {n_base}: allowed: a power of 2 (Sobol sequences are balanced only at powers of 2)")
-    if threads is not None and threads > mc.max_threads():
-        _fail(f"--threads {threads}: allowed: 1 to {mc.max_threads()} on this machine")
+    exp, base = _crisis_cell(experiment, cell, threads, "sensitivity")
     try:
-        exp = load_experiment(experiment)
-        if getattr(exp, "form", "crisis") == "ipd":
-            raise ConfigError(str(experiment), "", "an IPD experiment: sensitivity is for crisis experiments")
-        if cell >= len(exp.cells):
-            raise ConfigError(str(experiment), "--cell", f"got {cell}; allowed: 0 to {len(exp.cells) - 1}")
-        base = exp.cells[cell].scenario
         params = [p.strip() for p in params_text.split(",") if p.strip()]
         bounds = parse_bounds(str(experiment), params, bounds_texts, base)
     except ConfigError as exc:
@@ -295,6 +288,23 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
                        f"{r['S1']:7.3f} +- {r['S1_ci_halfwidth']:<10.3f} {r['ST']:7.3f} +- {r['ST_ci_halfwidth']:.3f}")
         click.echo(f"Monte Carlo noise share of the variance across points: {noise['noise_share']:.2%}")
     _log(f"wrote {out_dir}")
+
+
+def _crisis_cell(experiment: Path, cell: int, threads: int | None, command: str):
+    """Load a crisis experiment and pick one cell's scenario; exit 2 with a clear message otherwise."""
+    from .engines import montecarlo as mc
+
+    if threads is not None and threads > mc.max_threads():
+        _fail(f"--threads {threads}: allowed: 1 to {mc.max_threads()} on this machine")
+    try:
+        exp = load_experiment(experiment)
+        if getattr(exp, "form", "crisis") == "ipd":
+            raise ConfigError(str(experiment), "", f"an IPD experiment: {command} is for crisis experiments")
+        if cell >= len(exp.cells):
+            raise ConfigError(str(experiment), "--cell", f"got {cell}; allowed: 0 to {len(exp.cells) - 1}")
+    except ConfigError as exc:
+        _fail(str(exc))
+    return exp, exp.cells[cell].scenario
 
 
 def _parse_targets(source: str, preset: str | None, texts) -> dict:
@@ -346,15 +356,8 @@ def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_t
     from .experiments.sensitivity import parse_bounds
     from .io import results as io_results
 
-    if threads is not None and threads > mc.max_threads():
-        _fail(f"--threads {threads}: allowed: 1 to {mc.max_threads()} on this machine")
+    exp, base = _crisis_cell(experiment, cell, threads, "calibrate")
     try:
-        exp = load_experiment(experiment)
-        if getattr(exp, "form", "crisis") == "ipd":
-            raise ConfigError(str(experiment), "", "an IPD experiment: calibrate is for crisis experiments")
-        if cell >= len(exp.cells):
-            raise ConfigError(str(experiment), "--cell", f"got {cell}; allowed: 0 to {len(exp.cells) - 1}")
-        base = exp.cells[cell].scenario
         bounds = parse_bounds(str(experiment), [p.strip() for p in params_text.split(",") if p.strip()], bounds_texts, base)
         targets = _parse_targets(str(experiment), preset, target_texts)
     except ConfigError as exc:
