@@ -1,23 +1,22 @@
 """Calibration: fit chosen parameters so that simulated outcome shares match empirical base rates.
 
-Targets (``docs/experiments.md``, "Calibration", states the mapping and its limits):
+Targets (``docs/calibration.md`` states the mapping and its limits):
 
 * **ICB** (International Crisis Behavior v14, 486 crises 1918-2017): 21.1% of crises ended in full-scale war.
-  Mapped to ``war_given_crisis``: P(war | a crisis occurred), a crisis being every outcome but ``no_challenge``.
+  Mapped to ``war_given_crisis``: P(war | a crisis occurred), a crisis being every outcome but ``no_challenge``,
+  war being ``war_deliberate`` + ``war_miscalculation``.
 * **MID** (Militarized Interstate Disputes v5.0, 2,436 disputes 1816-2014): 4.35% reached war. Mapped to the
   same measure (a dispute that occurred), which makes MIDs a much lower bar: most MIDs are far smaller events
   than the crises this model describes.
 
-Method: simulation-based search with common random numbers. Every candidate parameter vector is run with the
-same seed, so the objective is a deterministic (step) function of the parameters and candidates are compared
-on the same draws. A Latin hypercube over the bounds, then two rounds of a finer one in a box around
-the best point. Loss: ``sum ((simulated - target) / se_target)^2`` with the target's binomial standard error
-from its sample size.
+Method (:func:`calibrate`): simulation-based search with common random numbers. Every candidate parameter
+vector is run with the same seed, so the objective is a deterministic (step) function of the parameters and
+candidates are compared on the same draws. A Latin hypercube over the bounds, two rounds of a finer one in a box
+around the best point, and a last one in the box that the local slope says holds the fit's uncertainty. Loss:
+``sum ((simulated - target) / se_target)^2`` with the target's binomial standard error from its sample size.
 
-Uncertainty: a parametric bootstrap of the targets (each target redrawn as Binomial(n, target) / n, ``B``
-times) refit on the evaluated design (the argmin over the points already run), giving a 95% percentile
-interval for each parameter that reflects the sampling error of the empirical base rate; and a refit on a
-second seed (fresh random streams) that shows how much the Monte Carlo error of the simulation moves the fit.
+Uncertainty: a parametric bootstrap of the targets (each redrawn as Binomial(n, target) / n) refitted on the
+evaluated points, alone and with the simulation's own binomial error added; and a refit on a second seed.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import pandas as pd
 from ..engines import montecarlo as mc
 from ..model.constants import NO_CHALLENGE, OUTCOME_NAMES, WAR_DELIBERATE, WAR_MISCALCULATION
 from ..model.scenario import Scenario
+from .stats import wilson
 
 PRESETS: dict[str, dict[str, tuple[float, int]]] = {
     "icb": {"war_given_crisis": (0.211, 486)},
@@ -75,12 +75,70 @@ def _loss(sim: pd.DataFrame, targets: dict[str, tuple[float, int]], values: dict
 def evaluate(base: Scenario, points: np.ndarray, names: Sequence[str], replications: int, seed: int,
              block_size: int, threads: int | None) -> pd.DataFrame:
     """Run every parameter vector (same seed) and return its outcome shares."""
+    from .sensitivity import point_block_size
+
+    bs = point_block_size(replications, block_size, threads)
     rows = []
     for row in points:
         values = {k: float(v) for k, v in zip(names, row, strict=True)}
-        tot = mc.run_cell(base.with_values(values), replications, seed, block_size, threads=threads)
-        rows.append({**values, **shares(tot), "n": tot.n})
+        tot = mc.run_cell(base.with_values(values), replications, seed, bs, threads=threads)
+        rows.append({**values, **shares(tot), "n": tot.n, "crises": tot.n - int(tot.counts[:, NO_CHALLENGE].sum())})
     return pd.DataFrame(rows)
+
+
+def share_interval(row: pd.Series, measure: str) -> tuple[int, int, float, float]:
+    """Count, denominator and 95% Wilson interval of ``measure`` at one design point.
+
+    The denominator is every replication for ``war`` and ``no_challenge``, the crises (outcome other than
+    ``no_challenge``) for the ``*_given_crisis`` measures.
+    """
+    n = int(row["crises"]) if measure.endswith("_given_crisis") else int(row["n"])
+    count = int(round(float(row[measure]) * n)) if n else 0
+    lo, hi = wilson(count, n)
+    return count, n, lo, hi
+
+
+def _se(share: float, n: int) -> float:
+    return math.sqrt(max(share * (1 - share), 1e-12) / n) if n else math.inf
+
+
+def _local_box(design: pd.DataFrame, names: list[str], targets: dict[str, tuple[float, int]],
+               bounds: dict[str, tuple[float, float]], near: dict[str, tuple[float, float]], centre: pd.Series,
+               sim_se: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Box around ``centre`` that should hold the refits against targets moved by up to 3 standard errors.
+
+    The local slope ``J`` of each measure in each parameter is a least-squares plane through the design points in
+    ``near``; a change ``dt`` of the targets moves the fit by about ``pinv(J) dt`` (the smallest such move when
+    parameters outnumber targets). The half-width is 3 standard deviations of that move, with the targets' and the
+    simulation's binomial errors. Falls back to ``near`` when the plane cannot be estimated.
+    """
+    lo = np.array([bounds[k][0] for k in names])
+    width = np.array([bounds[k][1] - bounds[k][0] for k in names])
+    inside = np.ones(len(design), dtype=bool)
+    for k in names:
+        inside &= design[k].between(*near[k]).to_numpy()
+    if inside.sum() < len(names) + 2:
+        return dict(near)
+    X = (design.loc[inside, names].to_numpy() - lo) / width
+    A = np.column_stack([np.ones(len(X)), X])
+    J = np.array([np.linalg.lstsq(A, design.loc[inside, key].to_numpy(), rcond=None)[0][1:] for key in targets])
+    cov = np.diag([_se(t, n) ** 2 + sim_se[key] ** 2 for key, (t, n) in targets.items()])
+    P = np.linalg.pinv(J)
+    sd = np.sqrt(np.clip(np.diag(P @ cov @ P.T), 0.0, None))
+    if not np.all(np.isfinite(sd)) or not np.any(sd > 0):
+        return dict(near)
+    half = np.clip(3.0 * sd, 1e-3, 1.0) * width
+    return {k: (max(bounds[k][0], float(centre[k]) - h), min(bounds[k][1], float(centre[k]) + h))
+            for k, h in zip(names, half, strict=True)}
+
+
+def _simulation_se(row: pd.Series, targets: dict[str, tuple[float, int]]) -> dict[str, float]:
+    """Binomial standard error of each simulated share at one design point."""
+    out = {}
+    for key in targets:
+        _, n, _, _ = share_interval(row, key)
+        out[key] = _se(float(row[key]), n)
+    return out
 
 
 def calibrate(base: Scenario, bounds: dict[str, tuple[float, float]], targets: dict[str, tuple[float, int]],
@@ -88,41 +146,99 @@ def calibrate(base: Scenario, bounds: dict[str, tuple[float, float]], targets: d
               block_size: int = 4096, threads: int | None = None) -> dict:
     """Fit ``bounds``' parameters to ``targets`` (``measure -> (share, sample size)``).
 
+    Every candidate runs ``replications`` crises with the same ``seed`` (common random numbers). Search: a Latin
+    hypercube of ``points`` over the bounds; ``rounds`` hypercubes of ``points // 2`` in a box half as wide around
+    the best point so far; then a hypercube of ``points`` in the box the local slope says holds the fit's
+    uncertainty (:func:`_local_box`). The fit is the evaluated point of least loss, ``sum(z^2)`` with ``z`` the
+    distance to each target in units of its binomial standard error.
+
+    Uncertainty, both by a parametric bootstrap refitted on the evaluated points (``bootstrap`` draws):
+    ``intervals`` redraws each target as ``Binomial(n, target) / n`` (the empirical base rate's sampling error);
+    ``intervals_total`` also shifts it by a normal draw with the simulated share's binomial error at the fit
+    (with common random numbers, the simulation's error moves the whole curve near the fit by about the same
+    amount, which is the same as moving the target). ``second_seed`` refits the points of the final box on seed
+    ``seed + 1``: one fresh draw of the simulation's error, as a check.
+
     Returns
     -------
     dict
-        ``fit`` (parameter values), ``fitted_shares``, ``loss``, ``design`` (every point run, a DataFrame),
-        ``bootstrap`` (DataFrame of refits), ``intervals`` (95% percentile interval per parameter),
-        ``second_seed`` (the fit with seed + 1) and the settings.
+        ``fit`` (parameter values), ``fitted_shares``, ``fitted`` (per target: share, count, denominator, Wilson
+        95% interval, target, error, z), ``loss``, ``design`` (every point run, a DataFrame), ``bootstrap``
+        (DataFrame of refits), ``intervals`` and ``intervals_total`` (95% percentile intervals per parameter),
+        ``second_seed``, ``at_bound`` (parameters whose interval reaches a bound of the search range),
+        ``unreached`` (targets the fit misses by more than 2 standard errors), ``plateau`` (per parameter, the
+        range of the evaluated points whose loss ties with the fit's, when they differ), ``identified``
+        (at least as many targets as parameters), ``resolution`` (spacing of the final box's points), ``box``
+        and the settings.
     """
     names = list(bounds)
-    design = evaluate(base, _design(bounds, points, seed), names, replications, seed, block_size, threads)
+
+    def run(box: dict, m: int, design_seed: int) -> pd.DataFrame:
+        return evaluate(base, _design(box, m, design_seed), names, replications, seed, block_size, threads)
+
+    design = run(bounds, points, seed)
     box = dict(bounds)
     for r in range(rounds):
         best = design.iloc[int(np.argmin(_loss(design, targets)))]
         box = {k: (max(bounds[k][0], best[k] - (hi - lo) / 4), min(bounds[k][1], best[k] + (hi - lo) / 4))
                for k, (lo, hi) in box.items()}
-        more = evaluate(base, _design(box, max(8, points // 2), seed + 1 + r), names, replications, seed, block_size, threads)
-        design = pd.concat([design, more], ignore_index=True)
+        design = pd.concat([design, run(box, max(8, points // 2), seed + 1 + r)], ignore_index=True)
+    best = design.iloc[int(np.argmin(_loss(design, targets)))]
+    final_box = _local_box(design, names, targets, bounds, box, best, _simulation_se(best, targets))
+    design = pd.concat([design, run(final_box, points, seed + 1 + rounds)], ignore_index=True)
+    # a Latin hypercube of m points has one point in every 1/m of each axis
+    resolution = {k: (hi - lo) / points for k, (lo, hi) in final_box.items()}
+
     loss = _loss(design, targets)
     i = int(np.argmin(loss))
     fit = {k: float(design[k].iloc[i]) for k in names}
+    sim_se = _simulation_se(design.iloc[i], targets)
     rng = np.random.default_rng(seed)
     boots = []
-    for _ in range(bootstrap):
+    for b in range(bootstrap):
         drawn = {k: rng.binomial(n, t) / n for k, (t, n) in targets.items()}
+        shifted = {k: v - rng.normal(0.0, sim_se[k]) for k, v in drawn.items()}
         j = int(np.argmin(_loss(design, targets, drawn)))
-        boots.append({k: float(design[k].iloc[j]) for k in names})
+        jt = int(np.argmin(_loss(design, targets, shifted)))
+        boots.append({"draw": b, **{f"target:{k}": v for k, v in drawn.items()},
+                      **{f"target_shifted:{k}": v for k, v in shifted.items()},
+                      **{k: float(design[k].iloc[j]) for k in names},
+                      **{f"{k} (target+simulation)": float(design[k].iloc[jt]) for k in names}})
     boots = pd.DataFrame(boots)
-    intervals = {k: (float(boots[k].quantile(0.025)), float(boots[k].quantile(0.975))) for k in names}
-    at_bound = [k for k in names if min(fit[k] - bounds[k][0], bounds[k][1] - fit[k]) <= 0.02 * (bounds[k][1] - bounds[k][0])]
-    second = evaluate(base, design[names].to_numpy(), names, replications, seed + 1, block_size, threads)
+
+    def pct(col: str) -> tuple[float, float]:
+        return float(boots[col].quantile(0.025)), float(boots[col].quantile(0.975))
+
+    intervals = {k: pct(k) for k in names}
+    intervals_total = {k: pct(f"{k} (target+simulation)") for k in names}
+    # an interval that reaches a bound is cut by the search range, not by the data
+    at_bound = [k for k in names
+                if min(intervals_total[k][0] - bounds[k][0], bounds[k][1] - intervals_total[k][1]) <= resolution[k]]
+    in_box = np.ones(len(design), dtype=bool)
+    for k in names:
+        in_box &= design[k].between(*final_box[k]).to_numpy()
+    near = design.loc[in_box, names].to_numpy()
+    second = evaluate(base, near, names, replications, seed + 1, block_size, threads)
     j = int(np.argmin(_loss(second, targets)))
+    fitted = {}
+    for k, (t, n) in targets.items():
+        count, denom, lo, hi = share_interval(design.iloc[i], k)
+        sim = float(design[k].iloc[i])
+        fitted[k] = {"share": sim, "count": count, "n": denom, "ci_low": lo, "ci_high": hi, "ci_method": "wilson",
+                     "target": t, "target_n": n, "error": sim - t, "z": (sim - t) / _se(t, n)}
+    unreached = [k for k, f in fitted.items() if abs(f["z"]) > 2.0]
+    # with common random numbers, points that produce the same counts have exactly the same loss: a plateau
+    tied = design.loc[loss == loss[i], names]
+    plateau = {k: (float(tied[k].min()), float(tied[k].max())) for k in names if tied[k].max() > tied[k].min()}
     return {
-        "fit": fit, "fitted_shares": {k: float(design[k].iloc[i]) for k in targets}, "loss": float(loss[i]),
-        "design": design.assign(loss=loss), "bootstrap": boots, "intervals": intervals,
-        "second_seed": {k: float(second[k].iloc[j]) for k in names}, "at_bound": at_bound,
-        "replications": replications, "seed": seed, "points": len(design),
+        "fit": fit, "fitted_shares": {k: v["share"] for k, v in fitted.items()}, "fitted": fitted,
+        "loss": float(loss[i]), "design": design.assign(loss=loss), "bootstrap": boots, "intervals": intervals,
+        "intervals_total": intervals_total, "second_seed": {k: float(second[k].iloc[j]) for k in names},
+        "second_seed_shares": {k: float(second[k].iloc[j]) for k in targets}, "at_bound": at_bound,
+        "unreached": unreached, "plateau": plateau,
+        "identified": len(targets) >= len(names), "resolution": resolution,
+        "box": {k: list(v) for k, v in final_box.items()}, "replications": replications, "seed": seed,
+        "points": len(design), "bootstrap_draws": bootstrap,
     }
 
 
@@ -149,58 +265,101 @@ def fitted_scenario_toml(scenario_data: dict, overrides: dict, fit: dict[str, fl
 
 
 def calibration_figure(result: dict, targets: dict[str, tuple[float, int]], title: str):
-    """Simulated share against each fitted parameter (every design point), the target band and the fit."""
+    """Simulated share against each fitted parameter: all design points, then a zoom on the final box.
+
+    Each target's band is its 95% sampling interval (normal, from its sample size); the fit carries the Wilson
+    95% interval of its simulated share, and the orange band is the parameter's bootstrap interval.
+    """
+    import textwrap
+
     from matplotlib.figure import Figure
 
     design = result["design"]
     names = list(result["fit"])
-    fig = Figure(figsize=(4.2 * len(names) + 1, 3.2 * len(targets) + 1.2), layout="constrained")
-    axes = fig.subplots(len(targets), len(names), squeeze=False)
+    fig = Figure(figsize=(4.6 * len(names) + 0.8, 3.0 * 2 * len(targets) + 1.4), layout="constrained")
+    axes = fig.subplots(2 * len(targets), len(names), squeeze=False)
     for r, (measure, (t, n)) in enumerate(targets.items()):
         se = math.sqrt(t * (1 - t) / n)
-        for c, name in enumerate(names):
-            ax = axes[r][c]
-            ax.scatter(design[name], design[measure], s=10, alpha=0.6, label="design points (same seed)")
-            ax.axhspan(t - 1.96 * se, t + 1.96 * se, color="tab:green", alpha=0.2, label=f"target {t:g} (95%, n={n})")
-            ax.axhline(t, color="tab:green", lw=1)
-            lo, hi = result["intervals"][name]
-            ax.axvspan(lo, hi, color="tab:orange", alpha=0.15, label="95% interval of the fit (bootstrap)")
-            ax.axvline(result["fit"][name], color="tab:orange", lw=1.5, label=f"fit {result['fit'][name]:.4g}")
-            ax.set_xlabel(name)
-            ax.set_ylabel(measure.replace("_", " "))
-            ax.grid(alpha=0.3)
+        fitted = result["fitted"][measure]
+        for zoom in (False, True):
+            for c, name in enumerate(names):
+                ax = axes[2 * r + zoom][c]
+                shown = design
+                if zoom:
+                    lo_b, hi_b = result["box"][name]
+                    pad = 0.05 * (hi_b - lo_b)
+                    shown = design[design[name].between(lo_b - pad, hi_b + pad)]
+                    ax.set_xlim(lo_b - pad, hi_b + pad)
+                ax.scatter(shown[name], shown[measure], s=10, alpha=0.6, label="design points (same seed)")
+                ax.axhspan(t - 1.96 * se, t + 1.96 * se, color="tab:green", alpha=0.2,
+                           label=f"target {t:g}, 95% sampling interval (n = {n:,})")
+                ax.axhline(t, color="tab:green", lw=1)
+                lo, hi = result["intervals_total"][name]
+                ax.axvspan(lo, hi, color="tab:orange", alpha=0.15, label="95% interval of the fit (bootstrap, target + simulation)")
+                x = result["fit"][name]
+                ax.errorbar([x], [fitted["share"]], yerr=[[fitted["share"] - fitted["ci_low"]], [fitted["ci_high"] - fitted["share"]]],
+                            fmt="o", color="tab:red", ms=5, capsize=3, zorder=5,
+                            label="the fit: simulated share (Wilson 95%)")
+                ax.set_xlabel(f"{name}{' (zoom on the final search box)' if zoom else ''}; fit {x:.4g}")
+                ax.set_ylabel(measure.replace("_", " "))
+                ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize="small")
-    import textwrap
-
-    fig.suptitle(textwrap.fill(title, 40 * len(names) + 20), fontsize="medium")
+    fig.legend(handles, labels, loc="outside lower center", ncols=1 if len(names) == 1 else 2, frameon=False,
+               fontsize="small")
+    fig.suptitle(textwrap.fill(title, 45 * len(names) + 15), fontsize="medium")
     return fig
 
 
 def calibration_markdown(result: dict, targets: dict[str, tuple[float, int]], title: str, command: str) -> str:
     """Report: targets and their sources, the fit with intervals, fitted shares, method and caveats."""
-    lines = [f"# Calibration: {title}", "", "| target | share | sample size | fitted share |", "|---|---|---|---|"]
-    for k, (t, n) in targets.items():
-        lines.append(f"| {k} | {t:g} | {n:,} | {result['fitted_shares'][k]:.4f} |")
-    lines += ["", "| parameter | fit | 95% interval (target sampling error) | fit with another seed |", "|---|---|---|---|"]
+    lines = [
+        f"# Calibration: {title}",
+        "",
+        "| target measure | target share | sample size | simulated at the fit [Wilson 95%] | error (points) | z |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, f in result["fitted"].items():
+        lines.append(f"| {k} | {f['target']:.4g} | {f['target_n']:,} | {f['share']:.4f} [{f['ci_low']:.4f}, "
+                     f"{f['ci_high']:.4f}] ({f['count']:,} of {f['n']:,}) | {100 * f['error']:+.2f} | {f['z']:+.2f} |")
+    lines += [
+        "",
+        "| parameter | fit | 95% interval: target's sampling error | 95% interval: target + simulation | fit on seed + 1 | resolution |",
+        "|---|---|---|---|---|---|",
+    ]
     for k, v in result["fit"].items():
         lo, hi = result["intervals"][k]
-        lines.append(f"| {k} | {v:.4g} | [{lo:.4g}, {hi:.4g}] | {result['second_seed'][k]:.4g} |")
+        lo2, hi2 = result["intervals_total"][k]
+        lines.append(f"| {k} | {v:.4g} | [{lo:.4g}, {hi:.4g}] | [{lo2:.4g}, {hi2:.4g}] | "
+                     f"{result['second_seed'][k]:.4g} | {result['resolution'][k]:.2g} |")
+    if result["unreached"]:
+        lines += ["", f"**Target not reached: {', '.join(result['unreached'])}** (more than 2 standard errors away): within "
+                  "these bounds the model cannot produce this share with these parameters; widen the bounds or calibrate "
+                  "others."]
+    if result["plateau"]:
+        spans = ", ".join(f"{k} from {lo:.4g} to {hi:.4g}" for k, (lo, hi) in result["plateau"].items())
+        lines += ["", f"**The loss is flat**: the same counts, hence the same loss, at every evaluated point with {spans}; "
+                  "the fit is one of them and the intervals understate the uncertainty."]
     if result["at_bound"]:
-        lines += ["", f"**The fit is at the edge of the search range for {', '.join(result['at_bound'])}**: within these "
-                  "bounds the model cannot reach the target with these parameters; widen the bounds or calibrate others. "
-                  "Its interval then only says that every bootstrap refit chose the same edge."]
+        lines += ["", f"**The interval reaches the edge of the search range for {', '.join(result['at_bound'])}**: it is "
+                  "cut by the bounds, not by the data; widen them if the parameter's allowed range permits."]
+    if not result["identified"]:
+        lines += ["", "**More parameters than targets**: many parameter vectors reach the same shares (a ridge); the fit "
+                  "is one of them and the intervals are not those of a unique estimate. Fix all but as many parameters "
+                  "as there are targets, or add targets."]
     lines += [
         "",
         f"Loss (sum of squared z-scores against the targets' standard errors): {result['loss']:.3g}. "
-        f"{result['points']} parameter vectors, {result['replications']:,} crises each, seed {result['seed']} at "
-        "every point (common random numbers).",
+        f"{result['points']} parameter vectors, {result['replications']:,} replications each, seed {result['seed']} at "
+        "every point (common random numbers: the loss is a deterministic function of the parameters). Intervals: "
+        f"parametric bootstrap ({result['bootstrap_draws']:,} draws) of the targets, Binomial(n, target) / n, refitted on "
+        "the points already run; 'target + simulation' also moves each target by a normal draw with the simulated "
+        "share's binomial error at the fit. Resolution: spacing of the points in the final search box.",
         "",
         "![calibration](figures/calibration.png)",
         "",
-        "Caveats: the fit matches one or a few shares; it does not make the model's other outputs empirical. The "
-        "mapping of model outcomes to ICB/MID categories is a modelling choice (docs/experiments.md, "
-        "'Calibration'). The interval is resolved only to the spacing of the design points.",
+        "Caveats: the fit matches the targeted shares only; it does not make the model's other outputs, or the "
+        "effects of strategies, empirical. The mapping of model outcomes to ICB/MID categories is a modelling choice "
+        "(docs/calibration.md). Another parameter could reach the same share by another route.",
         "",
         f"Reproduce: `{command}`",
         "",

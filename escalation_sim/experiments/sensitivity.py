@@ -19,6 +19,7 @@ of P(war) across points. When that share is more than a few per cent, raise
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,13 +27,49 @@ import numpy as np
 import pandas as pd
 
 from ..engines import montecarlo as mc
-from ..io.config import ConfigError
+from ..io.config import Cell, ConfigError, Experiment, load_experiment, load_scenario, read_toml
 from ..io.results import write_figure
 from ..model.constants import WAR_DELIBERATE, WAR_MISCALCULATION
 from ..model.params import SPEC_BY_KEY
 from ..model.scenario import Scenario
 
 NUMERIC_KINDS = ("float", "prob")
+SCENARIO_SEED = 1  # seed of a bare scenario file (as ``escalation-sim simulate``)
+
+
+def experiment_or_scenario(path: str | Path) -> Experiment:
+    """Load an experiment file, or wrap a crisis scenario file as a one-cell experiment.
+
+    A file with an ``[experiment]`` table is an experiment (:func:`load_experiment`); any other file is read as a
+    scenario (:func:`load_scenario`) and becomes cell 0 of an experiment of that name, seed 1 (the default of
+    ``escalation-sim simulate``), whose ``scenario_path`` is the file itself.
+
+    Raises
+    ------
+    ConfigError
+        The file does not load, or it is an iterated prisoner's dilemma scenario (no crises to analyse).
+    """
+    source = str(path)
+    data = read_toml(path)
+    if "experiment" in data:
+        return load_experiment(path)
+    if "ipd" in data:
+        raise ConfigError(source, "ipd", "an IPD scenario; allowed: a crisis scenario or experiment")
+    scen = load_scenario(path)
+    return Experiment(name=scen.name, source=source, scenario_path=str(Path(path).resolve()),
+                      cells=(Cell(0, "the scenario as written", scen, {}),), replications=mc.DEFAULT_BLOCK,
+                      seed=SCENARIO_SEED, block_size=mc.DEFAULT_BLOCK, description=scen.description)
+
+
+def point_block_size(replications: int, block_size: int, threads: int | None) -> int:
+    """Block size for one parameter vector: small enough that its replications spread over the threads.
+
+    A point of a design runs only ``R`` replications (a few thousand); with the experiment's block size (4,096)
+    that is one block and one thread. Counts do not depend on the block size (replication ``r`` always uses the
+    streams keyed by ``(seed, r)``), so shares and P(war) are the same with any value.
+    """
+    nthreads = threads or mc.max_threads()
+    return int(min(block_size, max(256, -(-replications // (2 * nthreads)))))
 
 
 def parse_bounds(source: str, params: Sequence[str], texts: Sequence[str], base: Scenario) -> dict[str, tuple[float, float]]:
@@ -80,7 +117,8 @@ def p_war(totals: mc.CellTotals) -> float:
 
 
 def sobol(base: Scenario, bounds: dict[str, tuple[float, float]], n_base: int, replications: int, seed: int,
-          block_size: int = 4096, threads: int | None = None, model=None, progress=None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+          block_size: int = 4096, threads: int | None = None, model=None, progress=None,
+          noise_points: int = 16) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Sobol indices of P(war) over ``bounds``.
 
     Parameters
@@ -95,10 +133,20 @@ def sobol(base: Scenario, bounds: dict[str, tuple[float, float]], n_base: int, r
         Compiled-engine settings of every point (same seed everywhere).
     model : callable, optional
         ``model(values: dict) -> float`` instead of the compiled engine (for tests).
+    progress : callable, optional
+        Called with 1 after each point.
+    noise_points : int
+        Points (evenly spread over the sample) run again with seed ``seed + 1`` to measure the Monte Carlo noise
+        that common random numbers leave in the differences between points.
 
     Returns
     -------
     (indices, samples, noise) : DataFrame, DataFrame, dict
+        ``noise``: ``var_p_war_across_points``; ``mean_binomial_variance`` (``p (1 - p) / R``, the noise of a
+        point on its own, which would enter the variance across points in full with independent seeds) and its
+        ``noise_share``; ``crn_noise_variance`` (half the variance across the re-run points of the change of
+        P(war) between the two seeds: the part of the noise that differs between points, which is what remains
+        with common random numbers) and its ``crn_noise_share``.
     """
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
@@ -106,13 +154,14 @@ def sobol(base: Scenario, bounds: dict[str, tuple[float, float]], n_base: int, r
     names = list(bounds)
     problem = {"num_vars": len(names), "names": names, "bounds": [list(bounds[k]) for k in names]}
     X = sobol_sample.sample(problem, n_base, calc_second_order=False, scramble=True, seed=seed)
+    bs = point_block_size(replications, block_size, threads)
     Y = np.empty(X.shape[0])
     for i, row in enumerate(X):
         values = {k: float(v) for k, v in zip(names, row, strict=True)}
         if model is not None:
             Y[i] = model(values)
         else:
-            Y[i] = p_war(mc.run_cell(base.with_values(values), replications, seed, block_size, threads=threads))
+            Y[i] = p_war(mc.run_cell(base.with_values(values), replications, seed, bs, threads=threads))
         if progress is not None:
             progress(1)
     Si = sobol_analyze.analyze(problem, Y, calc_second_order=False, num_resamples=1000, conf_level=0.95, seed=seed)
@@ -128,12 +177,20 @@ def sobol(base: Scenario, bounds: dict[str, tuple[float, float]], n_base: int, r
     samples["p_war"] = Y
     var_y = float(np.var(Y, ddof=1)) if len(Y) > 1 else 0.0
     noise_var = float(np.mean(Y * (1 - Y) / replications)) if model is None else 0.0
+    crn_var, rerun = 0.0, np.array([], dtype=np.int64)
+    if model is None and noise_points >= 2:
+        rerun = np.unique(np.linspace(0, len(X) - 1, min(noise_points, len(X))).round().astype(np.int64))
+        d = np.array([Y[i] - p_war(mc.run_cell(base.with_values({k: float(v) for k, v in zip(names, X[i], strict=True)}),
+                                               replications, seed + 1, bs, threads=threads)) for i in rerun])
+        crn_var = float(np.var(d, ddof=1) / 2)
     noise = {"points": int(len(Y)), "replications_per_point": replications, "var_p_war_across_points": var_y,
-             "mean_binomial_variance": noise_var, "noise_share": noise_var / var_y if var_y > 0 else math.nan}
+             "mean_binomial_variance": noise_var, "noise_share": noise_var / var_y if var_y > 0 else math.nan,
+             "crn_noise_points": int(len(rerun)), "crn_noise_variance": crn_var,
+             "crn_noise_share": crn_var / var_y if var_y > 0 else math.nan}
     return indices, samples, noise
 
 
-def sobol_figure(indices: pd.DataFrame, out_dir: Path, title: str) -> list[Path]:
+def sobol_figure(indices: pd.DataFrame, out_dir: Path, title: str, noise: dict | None = None) -> list[Path]:
     """Bar plot of S1 and ST with their 95% bootstrap intervals (PNG and SVG)."""
     from matplotlib.figure import Figure
 
@@ -149,13 +206,17 @@ def sobol_figure(indices: pd.DataFrame, out_dir: Path, title: str) -> list[Path]
     ax.set_xlabel("Sobol index of P(war) (95% bootstrap interval)")
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize="small")
+    title = textwrap.fill(title, 70)
+    if noise:
+        title += (f"\n{noise['points']:,} points x {noise['replications_per_point']:,} crises, same seed at every point;"
+                  f"\nMonte Carlo noise {noise.get('crn_noise_share', noise['noise_share']):.1%} of the variance across points")
     ax.set_title(title, fontsize="medium")
     written = write_figure(fig, out_dir, "sobol")
     return written
 
 
 def sobol_markdown(indices: pd.DataFrame, noise: dict, title: str, command: str) -> str:
-    """Report: the indices with intervals, the Monte Carlo noise share, the method."""
+    """Report: the indices with intervals, the Monte Carlo noise left in them, the method."""
     lines = [
         f"# Sensitivity of P(war): {title}",
         "",
@@ -169,18 +230,27 @@ def sobol_markdown(indices: pd.DataFrame, noise: dict, title: str, command: str)
         lines.append(f"| {r['parameter']} | {r['low']:g} - {r['high']:g} | "
                      f"{r['S1']:.3f} [{r['S1'] - r['S1_ci_halfwidth']:.3f}, {r['S1'] + r['S1_ci_halfwidth']:.3f}] | "
                      f"{r['ST']:.3f} [{r['ST'] - r['ST_ci_halfwidth']:.3f}, {r['ST'] + r['ST_ci_halfwidth']:.3f}] |")
-    share = noise["noise_share"]
+    share, crn = noise["noise_share"], noise.get("crn_noise_share", math.nan)
+    judged = crn if math.isfinite(crn) else share
     lines += [
         "",
-        f"Monte Carlo noise: mean binomial variance of a point's P(war) {noise['mean_binomial_variance']:.3g} against a "
-        f"variance across points of {noise['var_p_war_across_points']:.3g} (share {share:.2%}). "
-        + ("Small: the indices describe the parameters, not the sampling." if share < 0.05 else
-           "Not small: raise the replications per point before reading the indices."),
+        f"Monte Carlo noise. Variance of P(war) across points: {noise['var_p_war_across_points']:.3g}. A point's own "
+        f"binomial variance p(1 - p)/R averages {noise['mean_binomial_variance']:.3g} ({share:.2%} of it): what the "
+        "noise would add with an independent seed per point.",
+    ]
+    if noise.get("crn_noise_points", 0):
+        lines[-1] += (f" With the same seed at every point, the noise that differs between points, measured by running "
+                      f"{noise['crn_noise_points']} points again on seed + 1 (half the variance of the change), is "
+                      f"{noise['crn_noise_variance']:.3g} ({crn:.2%}).")
+    lines[-1] += (" Small: the indices describe the parameters, not the sampling." if judged < 0.05 else
+                  " Not small: raise the replications per point before reading the indices.")
+    lines += [
         "",
         "![Sobol indices](figures/sobol.png)",
         "",
-        "S1: share of the variance of P(war) due to the parameter alone; ST: including its interactions. Indices "
-        "hold for the ranges shown and the cell's other settings; the model's effect sizes are illustrative defaults.",
+        "S1: share of the variance of P(war) due to the parameter alone; ST: including its interactions. Intervals: "
+        "SALib's bootstrap over the sample points (1,000 resamples, 95%). Indices hold for the ranges shown and the "
+        "cell's other settings; the model's effect sizes are illustrative defaults (docs/sensitivity.md).",
         "",
         f"Reproduce: `{command}`",
         "",

@@ -254,7 +254,8 @@ class Experiment:
 
 
 EXPERIMENT_FIELDS = {"name", "description", "scenario", "replications", "seed", "block_size"}
-ANALYSES = ("selection_bias",)  # extra analyses a crisis experiment can ask for (experiments/selection.py)
+# extra analyses a crisis experiment can ask for: experiments/selection.py, experiments/ally_decay.py
+ANALYSES = ("selection_bias", "ally_decay")
 
 
 def _positive_int(source: str, key: str, value: Any, lo: int = 1) -> int:
@@ -328,13 +329,26 @@ def tournament_cells(data: dict, source: str) -> list[tuple[str, dict]]:
     motives = tour.get("motive", list(MOTIVE_P_NEED))
     if not isinstance(motives, list) or not motives or any(m not in MOTIVE_P_NEED for m in motives):
         raise ConfigError(source, "tournament.motive", f"got {motives!r}; allowed: a non-empty list of {', '.join(MOTIVE_P_NEED)}")
-    for field_, values in (("defender", [_label(d) for d in defenders]), ("challenger", challengers), ("motive", motives)):
+    mixes = [_label(list(parse_strategies(source, f"tournament.defender[{i}]", d))) for i, d in enumerate(defenders)]
+    for field_, values in (("defender", mixes), ("challenger", challengers), ("motive", motives)):
         if len(set(values)) != len(values):
             raise ConfigError(source, f"tournament.{field_}", "an entry is listed twice")
     return [
         (f"{_label(d)} vs {c} ({m})", {"defender.strategy": d, "challenger.strategy": c, "challenger.p_need": MOTIVE_P_NEED[m]})
         for d in defenders for c in challengers for m in motives
     ]
+
+
+def _check_analysis(source: str, analysis: str | None, cells: list[Cell]) -> None:
+    """What an extra analysis needs of the cells."""
+    if analysis == "selection_bias" and len(cells) < 2:
+        raise ConfigError(source, "experiment.analysis", "selection_bias compares every cell with the first (the "
+                          "baseline); allowed: an experiment with at least 2 cells")
+    if analysis == "ally_decay":
+        for c in cells:
+            if c.scenario.value("ally.present") == 0.0:
+                raise ConfigError(source, "experiment.analysis", f"ally_decay follows the ally's confidence, but cell "
+                                  f"'{c.label}' has no ally; allowed: cells with ally.present = true")
 
 
 def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
@@ -390,6 +404,7 @@ def load_experiment(path: str | Path) -> Experiment | IPDExperiment:
         except ConfigError as exc:
             raise ConfigError(source, f"cell '{label}': {exc.field}", exc.message) from None
         built.append(Cell(idx, label, scen, over))
+    _check_analysis(source, analysis, built)
     return Experiment(
         name=str(exp.get("name", Path(path).stem)),
         source=source,
