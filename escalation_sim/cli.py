@@ -234,7 +234,11 @@ def tournament(experiment: Path, replications, seed, threads, out, force, as_jso
 @click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON on stdout.")
 def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_base: int, replications: int, seed,
                 threads, out, force, as_json: bool) -> None:
-    """Global sensitivity of P(war): Sobol indices (SALib) with bootstrap intervals and a bar plot."""
+    """Global sensitivity of P(war): Sobol indices (SALib) with bootstrap intervals and a bar plot.
+
+    EXPERIMENT is an experiment file (pick a cell with --cell) or a scenario file (one cell, seed 1).
+    See docs/sensitivity.md.
+    """
     from .engines import montecarlo as mc
     from .experiments.sensitivity import parse_bounds, sobol, sobol_figure, sobol_markdown
     from .io import results as io_results
@@ -264,7 +268,7 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
     indices, samples, noise = sobol(base, bounds, n_base, replications, seed, exp.block_size, threads)
     title = f"{exp.name}, cell {cell}: {exp.cells[cell].label}"
     files = io_results.write_table(indices, out_dir, "sobol_indices") + io_results.write_table(samples, out_dir, "sobol_samples")
-    files += sobol_figure(indices, out_dir, title)
+    files += sobol_figure(indices, out_dir, title, noise)
     command = (f"escalation-sim sensitivity {experiment} --params {','.join(bounds)} "
                + " ".join(f"--bounds {k}={lo:g}:{hi:g}" for k, (lo, hi) in bounds.items())
                + f" --cell {cell} --samples {n_base} -n {replications} --seed {seed}")
@@ -286,18 +290,20 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
         for _, r in indices.iterrows():
             click.echo(f"{r['parameter']:<34} {r['low']:>7g}-{r['high']:<7g} "
                        f"{r['S1']:7.3f} +- {r['S1_ci_halfwidth']:<10.3f} {r['ST']:7.3f} +- {r['ST_ci_halfwidth']:.3f}")
-        click.echo(f"Monte Carlo noise share of the variance across points: {noise['noise_share']:.2%}")
+        click.echo(f"Monte Carlo noise share of the variance across points: {noise['crn_noise_share']:.2%} with the same "
+                   f"seed at every point ({noise['noise_share']:.2%} it would be with independent seeds)")
     _log(f"wrote {out_dir}")
 
 
 def _crisis_cell(experiment: Path, cell: int, threads: int | None, command: str):
-    """Load a crisis experiment and pick one cell's scenario; exit 2 with a clear message otherwise."""
+    """Load a crisis experiment (or a scenario file: one cell) and pick one cell's scenario; exit 2 with a clear message otherwise."""
     from .engines import montecarlo as mc
+    from .experiments.sensitivity import experiment_or_scenario
 
     if threads is not None and threads > mc.max_threads():
         _fail(f"--threads {threads}: allowed: 1 to {mc.max_threads()} on this machine")
     try:
-        exp = load_experiment(experiment)
+        exp = experiment_or_scenario(experiment)
         if getattr(exp, "form", "crisis") == "ipd":
             raise ConfigError(str(experiment), "", f"an IPD experiment: {command} is for crisis experiments")
         if cell >= len(exp.cells):
@@ -337,8 +343,10 @@ def _parse_targets(source: str, preset: str | None, texts) -> dict:
               help="Empirical target: icb = 21.1% of 486 crises ended in war; mid = 4.35% of 2,436 disputes.")
 @click.option("--target", "target_texts", multiple=True, metavar="MEASURE=SHARE:N", help="A target share and its sample size.")
 @click.option("--cell", type=click.IntRange(min=0), default=0, show_default=True, help="The experiment's cell to calibrate.")
-@click.option("--points", type=click.IntRange(min=4), default=32, show_default=True, help="First design size (then 2 refinements).")
-@click.option("--replications", "-n", type=click.IntRange(min=100), default=20000, show_default=True, help="Crises per point.")
+@click.option("--points", type=click.IntRange(min=4), default=32, show_default=True,
+              help="First design size (then 2 refinements of half as many and a final box of as many).")
+@click.option("--replications", "-n", type=click.IntRange(min=100), default=20000, show_default=True,
+              help="Replications per point (the same seed at every point).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed [default: the experiment's].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -347,7 +355,11 @@ def _parse_targets(source: str, preset: str | None, texts) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print the fit as JSON on stdout.")
 def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_texts, cell: int, points: int,
               replications: int, seed, threads, out, force, as_json: bool) -> None:
-    """Fit parameters to empirical outcome shares (ICB, MID) by simulation with common random numbers."""
+    """Fit parameters to empirical outcome shares (ICB, MID) by simulation with common random numbers.
+
+    EXPERIMENT is an experiment file (pick a cell with --cell) or a scenario file (one cell, seed 1).
+    See docs/calibration.md for the targets, how model outcomes map to them, and the method.
+    """
     import tomllib as _tomllib
 
     from .engines import montecarlo as mc
@@ -381,12 +393,16 @@ def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_t
     files += io_results.write_table(result["bootstrap"], out_dir, "calibration_bootstrap")
     files += io_results.write_figure(calibration_figure(result, targets, title), out_dir, "calibration")
     header = (f"Calibrated scenario written by: {command}\nFit: "
-              + ", ".join(f"{k} = {v:.6g}" for k, v in result["fit"].items())
-              + "; fitted shares: " + ", ".join(f"{k} = {v:.4f}" for k, v in result["fitted_shares"].items()))
+              + ", ".join(f"{k} = {v:.6g} (95% interval, target + simulation: [{result['intervals_total'][k][0]:.4g}, "
+                          f"{result['intervals_total'][k][1]:.4g}])" for k, v in result["fit"].items())
+              + "\nSimulated: " + ", ".join(f"{k} = {f['share']:.4f} [{f['ci_low']:.4f}, {f['ci_high']:.4f}] (Wilson 95%, "
+                                            f"{f['count']:,} of {f['n']:,}) against {f['target']:g} (n = {f['target_n']:,})"
+                                            for k, f in result["fitted"].items()))
     scen_data = _tomllib.loads(Path(exp.scenario_path).read_text()) if exp.scenario_path else {}
     meta = scen_data.setdefault("scenario", {})
-    meta["name"] = f"{meta.get('name', exp.name)}-calibrated"
-    meta["description"] = (f"{exp.name}, cell '{exp.cells[cell].label}', with "
+    from_scenario = Path(exp.source).resolve() == Path(exp.scenario_path).resolve()
+    meta["name"] = f"{meta.get('name', exp.name)}-calibrated" if from_scenario else f"{exp.name}-cell{cell}-calibrated"
+    meta["description"] = (f"{exp.name}{'' if from_scenario else f', cell {exp.cells[cell].label!r},'} with "
                            + ", ".join(f"{k} fitted to {k2} = {t:g}" for k in result["fit"] for k2, (t, _) in targets.items()))
     scen_file = out_dir / "calibrated-scenario.toml"
     io_results.atomic_write_bytes(scen_file, fitted_scenario_toml(scen_data, exp.cells[cell].overrides, result["fit"], header).encode())
@@ -396,8 +412,10 @@ def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_t
         _fail(f"internal error: the calibrated scenario does not load: {exc}", code=1)
     report = out_dir / "report.md"
     io_results.atomic_write_bytes(report, calibration_markdown(result, targets, title, command).encode())
-    summary = {k: result[k] for k in ("fit", "fitted_shares", "loss", "intervals", "second_seed", "at_bound", "replications",
-                                      "seed", "points")}
+    summary = {k: result[k] for k in ("fit", "fitted_shares", "fitted", "loss", "intervals", "intervals_total",
+                                      "second_seed", "second_seed_shares", "at_bound", "unreached", "plateau",
+                                      "identified", "resolution", "box", "replications", "seed", "points",
+                                      "bootstrap_draws")}
     io_results.write_json(out_dir / io_results.MANIFEST, {
         "kind": "calibration", "experiment": exp.name, "experiment_file": str(experiment), "cell": cell,
         "bounds": {k: list(v) for k, v in bounds.items()}, "targets": {k: list(v) for k, v in targets.items()},
@@ -410,13 +428,23 @@ def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_t
     else:
         for k, v in result["fit"].items():
             lo, hi = result["intervals"][k]
-            click.echo(f"{k} = {v:.4g}  (95% interval from the target's sampling error [{lo:.4g}, {hi:.4g}]; "
-                       f"another seed: {result['second_seed'][k]:.4g})")
-        for k, (t, n) in targets.items():
-            click.echo(f"{k}: target {t:g} (n = {n:,}), fitted {result['fitted_shares'][k]:.4f}")
+            lo2, hi2 = result["intervals_total"][k]
+            click.echo(f"{k} = {v:.4g}  (95% interval: target's sampling error [{lo:.4g}, {hi:.4g}], with the "
+                       f"simulation's [{lo2:.4g}, {hi2:.4g}]; seed + 1: {result['second_seed'][k]:.4g})")
+        for k, f in result["fitted"].items():
+            click.echo(f"{k}: target {f['target']:g} (n = {f['target_n']:,}), simulated {f['share']:.4f} "
+                       f"[{f['ci_low']:.4f}, {f['ci_high']:.4f}] (Wilson 95%, {f['count']:,} of {f['n']:,}), z = {f['z']:+.2f}")
+        if not result["identified"]:
+            click.echo("warning: more parameters than targets: the fit is one point of a ridge of equally good fits")
+        if result["unreached"]:
+            click.echo(f"warning: {', '.join(result['unreached'])}: the fit misses the target by more than 2 standard "
+                       "errors: it is not reached inside these bounds")
+        if result["plateau"]:
+            click.echo("warning: the loss is flat: every evaluated point with "
+                       + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in result["plateau"].items())
+                       + " fits equally well")
         if result["at_bound"]:
-            click.echo(f"warning: the fit is at the edge of the search range for {', '.join(result['at_bound'])}: "
-                       "the target is not reached inside these bounds")
+            click.echo(f"warning: the interval of {', '.join(result['at_bound'])} reaches the edge of the search range")
         click.echo(f"calibrated scenario: {scen_file}")
     _log(f"wrote {out_dir}")
 
@@ -432,12 +460,14 @@ def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_t
 @click.option("--replications", "-n", type=click.IntRange(min=2), default=300, show_default=True,
               help="Crises per renewal interval (SimPy engine).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the random streams.")
+@click.option("--step", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Days between observations of the ally's confidence.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/ally-decay/<scenario>-seed<seed>].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the confidence table as JSON on stdout.")
-def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replications: int, seed: int, out, force,
-               as_json: bool) -> None:
+def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replications: int, seed: int, step: float, out,
+               force, as_json: bool) -> None:
     """The ally's confidence over time, one-off vs renewed reassurance: table, figure, report."""
     from .experiments.ally_decay import ally_decay_figure, ally_decay_markdown, confidence_paths
     from .io import results as io_results
@@ -460,6 +490,8 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
     if not base.value("ally.present"):
         _fail(f"{scenario}: ally.present: this scenario has no ally; allowed: a scenario with an ally "
               "(e.g. experiments/extended-deterrence.toml)")
+    if base.value("crisis.horizon") / step > 1e6:
+        _fail(f"--step {step:g}: allowed: at most 1e6 observations within the horizon ({base.value('crisis.horizon'):g} days)")
     out_dir = out or Path("results") / "ally-decay" / f"{scenario.stem}-seed{seed}"
     try:
         io_results.prepare_run_dir(out_dir, force)
@@ -467,18 +499,19 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
         _fail(str(exc))
     start = io_results.now_iso()
     _log(f"ally-decay: {len(renewals)} renewal intervals x {replications} crises (SimPy engine) -> {out_dir}")
-    paths = confidence_paths(make, renewals, replications, seed)
+    paths = confidence_paths(make, renewals, replications, seed, step=step)
     threshold = base.value("ally.hedge_threshold")
     title = f"{scenario.stem}, defender: {' + '.join(mix)}"
     files = io_results.write_table(paths, out_dir, "ally_confidence")
     files += ally_decay_figure(paths, out_dir, threshold, title)
     command = (f"escalation-sim ally-decay {scenario} --renewal {renewal_text} "
-               + " ".join(f"-d {m}" for m in mix) + f" -n {replications} --seed {seed}")
+               + " ".join(f"-d {m}" for m in mix) + f" -n {replications} --seed {seed} --step {step:g}")
     report = out_dir / "report.md"
     io_results.atomic_write_bytes(report, ally_decay_markdown(paths, threshold, title, command).encode())
     io_results.write_json(out_dir / io_results.MANIFEST, {
         "kind": "ally-decay", "scenario_file": str(scenario), "defender_strategy": mix, "renewals": renewals,
         "replications": replications, "seed": seed, "engine": "simpy", "ci_method": "normal (mean over crises)",
+        "observation_step": step, "review_check": float(paths["review_check"].max()),
         "command": command, "versions": io_results.versions(), "git": io_results.git_state(),
         "machine": io_results.machine(), "start": start, "end": io_results.now_iso(), "exit_status": "complete",
         "files": [str(Path(f).relative_to(out_dir)) for f in [*files, report]],
@@ -487,10 +520,12 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
     if as_json:
         click.echo(paths.to_json(orient="records", indent=2))
     else:
-        click.echo(f"{'reassurance':<28} {'confidence at day ' + format(last['time'].iloc[0], 'g'):>26} {'hedging':>8}")
+        click.echo(f"{'reassurance':<28} {'confidence at day ' + format(last['time'].iloc[0], 'g'):>26} "
+                   f"{'programme':>10} {'proliferated':>13}")
         for _, r in last.iterrows():
             name = "one-off" if r["renewal"] == 0 else f"renewed every {r['renewal']:g} days"
-            click.echo(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    {r['p_hedging']:8.3f}")
+            click.echo(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    "
+                       f"{r['p_programme']:10.3f} {r['p_proliferated']:13.3f}")
     _log(f"wrote {out_dir}")
 
 
@@ -725,6 +760,10 @@ def _analysis(config: dict):
         from .experiments.selection import selection_figure
 
         return selection_figure
+    if config.get("experiment", {}).get("analysis") == "ally_decay":
+        from .experiments.ally_decay import ally_decay_analysis
+
+        return ally_decay_analysis
     if "tournament" in config:
         from .experiments.tournament import tournament_figure
 
