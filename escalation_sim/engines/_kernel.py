@@ -27,6 +27,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..model import rules
+from ..model.decision import SCRATCH_SIZE
 from ..model.constants import (
     INFO_FIELDS,
     M_KIND,
@@ -42,7 +43,9 @@ from ..model.constants import (
     OUT_FIELDS,
     PRIORITY_BASE,
     STATE_SIZE,
+    X_CHALLENGE_TIME,
     X_END_TIME,
+    X_ERROR,
     X_EVENTS,
     X_NEED,
     X_OUTCOME,
@@ -55,6 +58,7 @@ FIFO = 512
 SEQ_BITS = 40  # heap key = priority << SEQ_BITS | sequence
 
 ERR_OVERFLOW = 1
+ERR_RULE = 2  # a rule met an unknown strategy code
 
 PUT = 0
 GET = 1
@@ -211,13 +215,13 @@ def _free(w, slot):
 
 
 @njit(cache=True)
-def simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, info):
-    """Run one replication to its end; fill the state vector ``st``.
+def simulate_one(p_mixes, mix_cum, seed, rep, twin, st, keys, ctr, msgs, ht, w, out, info, ws):
+    """Run one replication (or, with ``twin = 1``, its complete-information twin) to its end; fill ``st``.
 
     Returns 0, or an error code if a workspace limit was exceeded (the wrapper
     raises: a silent overflow would break identity with the SimPy engine).
     """
-    mix = rules.setup(p_mixes, mix_cum, seed, rep, st, keys, ctr)
+    mix = rules.setup(p_mixes, mix_cum, seed, rep, st, keys, ctr, twin)
     p = p_mixes[mix]
     horizon = p[rules.HORIZON]
     w[:W_FREE] = 0
@@ -242,14 +246,14 @@ def simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, i
                     w[W_WAITING + actor] = 0
                     _fifo_push(w, GET, actor, _inbox_pop(w, actor))
                 continue
-            n = rules.handle(actor, msgs[slot], now, st, p, keys, ctr, out, info)
+            n = rules.handle(actor, msgs[slot], now, st, p, keys, ctr, ws, out, info)
             _free(w, slot)
             _send(out, n, now, msgs, ht, w)
             if w[W_ERR] != 0:
                 return w[W_ERR]
             if rules.run_done(st, p):
                 rules.finalize(st, p)
-                return 0
+                return ERR_RULE if st[X_ERROR] != 0.0 else 0
             if w[W_IB_LEN + actor] > 0:
                 _fifo_push(w, GET, actor, _inbox_pop(w, actor))
             else:
@@ -260,6 +264,8 @@ def simulate_one(p_mixes, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, i
         slot = _heap_pop(ht, w)
         _put(w, w[W_TARGET + slot], slot)
     rules.finalize(st, p)
+    if w[W_ERR] == 0 and st[X_ERROR] != 0.0:
+        return ERR_RULE
     return w[W_ERR]
 
 
@@ -287,7 +293,7 @@ def _borrow(typingctx, arr):
 
 
 @njit(cache=True)
-def _keep_alive(a, b, c, d, e, f, g, h):
+def _keep_alive(a, b, c, d, e, f, g, h, i):
     """Hold the workspace's owners until here, after the last use of their borrowed views."""
     return None
 
@@ -303,20 +309,21 @@ def _workspace():
         np.zeros(W_SIZE, dtype=np.int64),
         np.zeros((MAX_OUT, OUT_FIELDS)),
         np.zeros(INFO_FIELDS),
+        np.zeros(SCRATCH_SIZE),
     )
 
 
 @njit(cache=True, nogil=True)
-def final_states(p_mixes, mix_cum, seed, reps, states, errors):
-    """Final state of each replication in ``reps`` (for tests and replays; serial)."""
-    o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info = _workspace()
+def final_states(p_mixes, mix_cum, seed, reps, twin, states, errors):
+    """Final state of each replication in ``reps`` (or of its complete-information twin; for tests and replays; serial)."""
+    o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws = _workspace()
     st, keys, ctr, msgs = _borrow(o_st), _borrow(o_keys), _borrow(o_ctr), _borrow(o_msgs)
-    ht, w, out, info = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info)
+    ht, w, out, info, ws = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info), _borrow(o_ws)
     pm = _borrow(p_mixes)
     for i in range(reps.shape[0]):
-        errors[i] = simulate_one(pm, mix_cum, seed, reps[i], st, keys, ctr, msgs, ht, w, out, info)
+        errors[i] = simulate_one(pm, mix_cum, seed, reps[i], twin, st, keys, ctr, msgs, ht, w, out, info, ws)
         states[i, :] = st
-    _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info)
+    _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws)
 
 
 # --- Monte Carlo blocks -------------------------------------------------------
@@ -326,9 +333,9 @@ def final_states(p_mixes, mix_cum, seed, reps, states, errors):
 @njit(cache=True, nogil=True)
 def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
     """Run the replications of ``block`` and aggregate them into row ``b`` of the outputs."""
-    o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info = _workspace()
+    o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws = _workspace()
     st, keys, ctr, msgs = _borrow(o_st), _borrow(o_keys), _borrow(o_ctr), _borrow(o_msgs)
-    ht, w, out, info = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info)
+    ht, w, out, info, ws = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info), _borrow(o_ws)
     pm = _borrow(p_mixes)
     n_bins = hist.shape[1]
     first = block * block_size
@@ -338,7 +345,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     ev = 0
     dr = 0
     for rep in range(first, last):
-        e = simulate_one(pm, mix_cum, seed, rep, st, keys, ctr, msgs, ht, w, out, info)
+        e = simulate_one(pm, mix_cum, seed, rep, 0, st, keys, ctr, msgs, ht, w, out, info, ws)
         if e != 0:
             err[b] = e
             break
@@ -348,7 +355,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
         if st[X_PROLIFERATED] > 0.0:
             prolif[b, need] += 1
         if outcome != NO_CHALLENGE:
-            d = st[X_END_TIME]
+            d = st[X_END_TIME] - st[X_CHALLENGE_TIME]
             s1 += d
             s2 += d * d
             k = int(d / bin_width)
@@ -360,7 +367,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     dur_sumsq[b] = s2
     events[b] = ev
     draws[b] = dr
-    _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info)
+    _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws)
 
 
 @njit(cache=True, parallel=True, nogil=True)

@@ -189,17 +189,17 @@ def run_blocks(
     return res
 
 
-def final_states(scenario: Scenario, seed: int, replications: Iterable[int]) -> np.ndarray:
-    """Final state vector of each listed replication, from the compiled engine.
+def final_states(scenario: Scenario, seed: int, replications: Iterable[int], twin: bool = False) -> np.ndarray:
+    """Final state vector of each listed replication (or of its complete-information twin), from the compiled engine.
 
     For identity tests and replays: the SimPy engine's ``CrisisResult.state``
-    for the same (scenario, seed, replication) is bit-identical.
+    for the same (scenario, seed, replication, twin) is bit-identical.
     """
     reps = np.ascontiguousarray(np.asarray(list(replications), dtype=np.int64))
     p_mixes, mix_cum = scenario.vectors()
     states = np.zeros((reps.shape[0], STATE_SIZE))
     err = np.zeros(reps.shape[0], dtype=np.int64)
-    _kernel.final_states(p_mixes, mix_cum, np.int64(seed), reps, states, err)
+    _kernel.final_states(p_mixes, mix_cum, np.int64(seed), reps, np.int64(int(twin)), states, err)
     if err.any():
         raise RuntimeError("a replication overflowed the compiled engine's workspace")
     return states

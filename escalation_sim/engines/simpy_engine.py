@@ -53,13 +53,23 @@ from ..model.constants import (
     OUTCOME_NAMES,
     PRIORITY_BASE,
     STATE_SIZE,
+    I_VALUE,
+    TYPE_NAMES,
+    X_C_TYPE,
+    X_CHALLENGE_TIME,
+    X_D_TYPE,
     X_END_TIME,
+    X_ERROR,
     X_EVENTS,
+    X_FINAL_TERMS,
+    X_INADVERTENT,
     X_MIX,
     X_NEED,
     X_OUTCOME,
     X_PROLIFERATED,
+    X_WINNER,
 )
+from ..model.decision import SCRATCH_SIZE
 from ..model.scenario import Scenario
 
 TRACE_COLUMNS = (
@@ -74,6 +84,7 @@ TRACE_COLUMNS = (
     "incident",
     "observed",
     "event",
+    "level",
     "value",
 )
 
@@ -119,7 +130,19 @@ class CrisisResult:
     outcome : str
         One of :data:`~escalation_sim.model.constants.OUTCOME_NAMES`.
     end_time : float
-        Day the crisis ended (the horizon if unresolved, 0 if never opened).
+        Day the replication's outcome was recorded (the horizon if unresolved or never challenged).
+    challenge_time : float
+        Day of the challenge, or -1 if the challenger never challenged.
+    terms : float
+        The challenger's share of the stake at the end.
+    winner : str
+        ``"challenger"`` or ``"defender"`` after a war, else ``""``.
+    inadvertent : bool
+        The war was started right after an incident or a misread move.
+    challenger_type, defender_type : str
+        The private types drawn (:data:`~escalation_sim.model.constants.TYPE_NAMES`).
+    complete_information : bool
+        This run is a complete-information twin (each side knew the other's type).
     ally_proliferated : bool
         Whether the ally's proliferation programme matured within the horizon.
     need_driven : bool
@@ -134,6 +157,13 @@ class CrisisResult:
 
     outcome: str
     end_time: float
+    challenge_time: float
+    terms: float
+    winner: str
+    inadvertent: bool
+    challenger_type: str
+    defender_type: str
+    complete_information: bool
     ally_proliferated: bool
     need_driven: bool
     mix: int
@@ -157,20 +187,25 @@ class Crisis:
         Key of the random streams.
     record : bool
         Keep the event trace.
+    twin : bool
+        Run the complete-information twin of the replication.
     """
 
-    def __init__(self, p_mixes: np.ndarray, mix_cum: np.ndarray, seed: int, replication: int, record: bool = True):
+    def __init__(self, p_mixes: np.ndarray, mix_cum: np.ndarray, seed: int, replication: int, record: bool = True,
+                 twin: bool = False):
         self.env = simpy.Environment()
         self.state = np.zeros(STATE_SIZE)
         self.keys = np.zeros(N_STREAMS, dtype=np.uint64)
         self.counters = np.zeros(N_STREAMS, dtype=np.uint64)
         self._out = np.zeros((MAX_OUT, OUT_FIELDS))
         self._info = np.zeros(INFO_FIELDS)
+        self._ws = np.zeros(SCRATCH_SIZE)
         self.seed = seed
         self.replication = replication
-        self.mix = int(rules.setup(p_mixes, mix_cum, seed, replication, self.state, self.keys, self.counters))
+        self.mix = int(rules.setup(p_mixes, mix_cum, seed, replication, self.state, self.keys, self.counters, int(twin)))
         self.p = np.ascontiguousarray(p_mixes[self.mix])
         self.record = record
+        self.twin = twin
         self.rows: list[tuple] = []
         self.actors = [Actor(self, a) for a in range(N_ACTORS)]
         n = rules.initial_messages(self.state, self.p, self._out)
@@ -189,7 +224,7 @@ class Crisis:
     def receive(self, actor: int, msg: np.ndarray) -> None:
         """Actor ``actor`` handles ``msg`` now (called from its process)."""
         now = self.env.now
-        n = rules.handle(actor, msg, now, self.state, self.p, self.keys, self.counters, self._out, self._info)
+        n = rules.handle(actor, msg, now, self.state, self.p, self.keys, self.counters, self._ws, self._out, self._info)
         if self.record:
             self._record(actor, msg, now)
         self._send(n)
@@ -214,6 +249,7 @@ class Crisis:
                 bool(flags & F_OBSERVED),
                 EVENT_NAMES[int(info[I_EVENT])],
                 float(info[I_LEVEL]),
+                float(info[I_VALUE]),
             )
         )
 
@@ -225,9 +261,18 @@ class Crisis:
             env.step()
         rules.finalize(self.state, self.p)
         st = self.state
+        if st[X_ERROR]:
+            raise RuntimeError(f"a rule met an unknown strategy code (error {st[X_ERROR]:g}); see model/strategies.py")
         return CrisisResult(
             outcome=OUTCOME_NAMES[int(st[X_OUTCOME])],
             end_time=float(st[X_END_TIME]),
+            challenge_time=float(st[X_CHALLENGE_TIME]),
+            terms=float(st[X_FINAL_TERMS]),
+            winner=("challenger", "defender")[int(st[X_WINNER])] if st[X_WINNER] >= 0 else "",
+            inadvertent=bool(st[X_INADVERTENT]),
+            challenger_type=TYPE_NAMES[int(st[X_C_TYPE])],
+            defender_type=TYPE_NAMES[int(st[X_D_TYPE])],
+            complete_information=bool(self.twin),
             ally_proliferated=bool(st[X_PROLIFERATED]),
             need_driven=bool(st[X_NEED]),
             mix=int(st[X_MIX]),
@@ -239,7 +284,7 @@ class Crisis:
         )
 
 
-def simulate(scenario: Scenario, seed: int, replication: int = 0, record: bool = True) -> CrisisResult:
+def simulate(scenario: Scenario, seed: int, replication: int = 0, record: bool = True, twin: bool = False) -> CrisisResult:
     """Simulate one crisis of ``scenario`` with the SimPy reference engine.
 
     Parameters
@@ -252,6 +297,9 @@ def simulate(scenario: Scenario, seed: int, replication: int = 0, record: bool =
         Replication index: which crisis of the seed's sequence.
     record : bool
         Keep the event trace (off for speed).
+    twin : bool
+        Run the complete-information twin instead: the same streams, each side
+        knowing the other's type (to tell wars by miscalculation).
 
     Returns
     -------
@@ -260,7 +308,7 @@ def simulate(scenario: Scenario, seed: int, replication: int = 0, record: bool =
     if seed < 0 or replication < 0:
         raise ValueError("seed and replication must be >= 0")
     p_mixes, mix_cum = scenario.vectors()
-    return Crisis(p_mixes, mix_cum, seed, replication, record).run()
+    return Crisis(p_mixes, mix_cum, seed, replication, record, twin).run()
 
 
 def level_name(level: int) -> str:

@@ -187,8 +187,13 @@ def check_scenario(s: Scenario) -> None:
     """Rules that involve several fields."""
     src = s.source
     for who in ("challenger", "defender"):
-        if s.value(f"{who}.resolve_low") > s.value(f"{who}.resolve_high"):
-            raise ConfigError(src, f"{who}.resolve_low", f"must be <= {who}.resolve_high")
+        if s.value(f"{who}.cost_resolved") > s.value(f"{who}.cost_unresolved"):
+            raise ConfigError(src, f"{who}.cost_resolved", f"must be <= {who}.cost_unresolved (a resolved type has the lower cost of war)")
+    if s.value("crisis.horizon") * s.value("crisis.opportunity_rate") > 1e5:
+        raise ConfigError(src, "crisis.opportunity_rate", "more than 100,000 expected opportunities within the horizon; allowed: horizon * opportunity_rate <= 1e5")
+    grit = s.value("defender.grit_interval")
+    if s.value("defender.grit_steps") > 1 and grit < 0.1:
+        raise ConfigError(src, "defender.grit_interval", f"got {grit:g}; allowed: at least 0.1 days when grit_steps > 1")
     if s.value("military.incident_rate") * s.value("military.incident_tick_mean") > 1.0:
         raise ConfigError(
             src,

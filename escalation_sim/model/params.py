@@ -1,15 +1,26 @@
 """The model's parameters: one table, one flat vector.
 
 Every parameter is declared once in :data:`SPEC` with its default, its type,
-its allowed range, its unit and the literature it comes from. From that table:
+its allowed range, its unit, its meaning and source, whether its default is
+**illustrative** (not pinned by the sources: a free parameter that calibration
+and the robustness analysis vary) and the **box** over which the robustness
+analysis draws it. From that table:
 
-* scenario files are validated (:mod:`escalation_sim.io.config`),
-* ``docs/model.md``'s parameter table is checked against it (tests),
+* scenario files are validated (:mod:`escalation_sim.model.validation`),
+* ``docs/model.md``'s parameter table is checked against it (``tests/test_docs.py``),
 * a scenario becomes a ``float64`` vector, indexed through :data:`PARAM_INDEX`,
   that both engines read.
 
-Strategy *flags* (``mix.<strategy>``) live in the same vector: a defender
-strategy mix is the set of flags equal to 1.
+The strategy mix lives in the same vector: ``mix.response`` holds the code of
+the defender's response rule (0: none) and every modifier and instrument has a
+``mix.<name>`` flag (1 = in the mix). Both are derived from
+:data:`escalation_sim.model.strategies.STRATEGIES`. After them come the
+*derived* quantities of a parameter vector (likelihood tables of the
+signalling model, :mod:`escalation_sim.model.signals`), computed once per
+scenario by :func:`escalation_sim.model.signals.derive`.
+
+Units: shares of the stake are in [0, 1] (the stake is worth 1); times are
+days; rates are per day.
 """
 
 from __future__ import annotations
@@ -17,6 +28,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .strategies import (  # noqa: F401  (re-exported: the names scenario files may use)
+    ALLY_INSTRUMENTS,
+    CHALLENGER_STRATEGIES,
+    DEFENDER_STRATEGY_NAMES,
+    FLAG_STRATEGIES,
+    RESPONSE_CODE,
+    RESPONSE_RULES,
+)
 
 
 @dataclass(frozen=True)
@@ -34,11 +54,16 @@ class Param:
     lo, hi : float
         Inclusive bounds (``hi`` may be ``inf``).
     unit : str
-        Unit, e.g. ``"days"``, ``"1/day"``, ``""``.
+        Unit, e.g. ``"days"``, ``"1/day"``, ``"stake"``.
     doc : str
         One-line meaning and source.
     choices : tuple of str
         For ``kind == "choice"``: the allowed names, coded 0, 1, ...
+    illustrative : bool
+        The default is illustrative: not pinned by a source (a free parameter).
+    box : tuple of float
+        ``(low, high)`` range drawn by the robustness analysis; empty for
+        parameters it does not vary (switches, structure).
     """
 
     key: str
@@ -49,128 +74,121 @@ class Param:
     unit: str
     doc: str
     choices: tuple[str, ...] = ()
+    illustrative: bool = False
+    box: tuple[float, ...] = ()
 
 
 INF = float("inf")
 
-CHALLENGER_STRATEGIES = ("probing", "firm", "reciprocating")
 
-_P = Param
+def _f(key, default, lo, hi, unit, doc, box=(), illustrative=True, kind="float"):
+    return Param(key, default, kind, lo, hi, unit, doc, illustrative=illustrative, box=tuple(box))
+
+
+def _p(key, default, unit, doc, box=(), illustrative=True):
+    return Param(key, default, "prob", 0.0, 1.0, unit, doc, illustrative=illustrative, box=tuple(box))
+
+
 SPEC: tuple[Param, ...] = (
     # crisis
-    _P("crisis.horizon", 365.0, "float", 1e-9, 36500.0, "days", "length of the observation window; a crisis still open then is unresolved"),
-    # channel: delays and misperception (Jervis 1976; Lebow & Stein 1990)
-    _P("channel.delay_min", 1.0, "float", 0.0, INF, "days", "shortest time a signal takes to arrive"),
-    _P("channel.delay_mean", 3.0, "float", 0.0, INF, "days", "mean of the exponential part of a signal's delay"),
-    _P("channel.misperception", 0.10, "prob", 0.0, 1.0, "", "probability a signal is misread: one rung higher, or a concession read as weakness (Jervis 1976)"),
-    # beliefs
-    _P("belief.hostility_rate", 0.40, "prob", 0.0, 1.0, "", "weight of a new perceived move in the hostility belief (exponential smoothing)"),
-    _P("belief.credibility_rate", 0.30, "prob", 0.0, 1.0, "", "weight of a new perceived move in the credibility belief"),
-    _P("belief.commitment_bonus", 0.20, "float", 0.0, 1.0, "", "extra credibility of a public threat: a costly signal (Fearon 1994)"),
-    _P("belief.weakness_penalty", 0.20, "float", 0.0, 1.0, "", "credibility lost when a concession is read as weakness (Lebow & Stein 1990)"),
-    # challenger (revisionist)
-    _P("challenger.p_need", 0.5, "prob", 0.0, 1.0, "", "probability the challenger is need-driven rather than opportunity-driven (Lebow & Stein 1990)"),
-    _P("challenger.resolve_low", 0.0, "float", -INF, INF, "", "lower bound of the challenger's uniform private resolve"),
-    _P("challenger.resolve_high", 1.0, "float", -INF, INF, "", "upper bound of the challenger's uniform private resolve"),
-    _P("challenger.cost_of_war", 1.0, "float", 0.0, INF, "", "weight of the defender's credibility in the challenger's motivation"),
-    _P("challenger.fear_weight", 0.6, "float", 0.0, INF, "", "weight of hostility (fear) in a need-driven challenger's motivation"),
-    _P("challenger.pressure_weight", 0.4, "float", 0.0, INF, "", "weight of domestic pressure in a need-driven challenger's motivation"),
-    _P("challenger.threat_discount", 0.5, "prob", 0.0, 1.0, "", "share of the defender's credibility a need-driven leader ignores (motivated bias)"),
-    _P("challenger.fatigue", 0.03, "float", 0.0, INF, "", "motivation lost per decision taken in the crisis"),
-    _P("challenger.initial_hostility", 0.3, "prob", 0.0, 1.0, "", "challenger's initial belief that the defender intends harm"),
-    _P("challenger.initial_credibility", 0.4, "prob", 0.0, 1.0, "", "challenger's initial belief that the defender will fight"),
-    _P("challenger.challenge_threshold", 0.35, "float", -INF, INF, "", "motivation above which the challenger opens a crisis at t = 0"),
-    _P("challenger.backdown_threshold", 0.0, "float", -INF, INF, "", "motivation (plus audience cost) below which the challenger backs down"),
-    _P("challenger.settle_threshold", 0.45, "float", -INF, INF, "", "motivation below which the challenger settles at low tension"),
-    _P("challenger.escalate_threshold", 0.7, "float", -INF, INF, "", "motivation above which the challenger climbs a rung even when resisted (costs of inaction)"),
-    _P("challenger.war_threshold", 1.0, "float", -INF, INF, "", "motivation above which the challenger starts a war when facing mobilization or force"),
-    _P("challenger.noise", 0.25, "float", 0.0, INF, "", "half-width of the uniform noise on each decision's motivation"),
-    _P("challenger.strategy", 0.0, "choice", 0.0, 2.0, "", "challenger's response rule", CHALLENGER_STRATEGIES),
-    # defender (status quo)
-    _P("defender.resolve_low", 0.0, "float", -INF, INF, "", "lower bound of the defender's uniform private resolve"),
-    _P("defender.resolve_high", 1.0, "float", -INF, INF, "", "upper bound of the defender's uniform private resolve"),
-    _P("defender.cost_of_war", 0.6, "float", 0.0, INF, "", "weight of the challenger's credibility in the defender's motivation"),
-    _P("defender.initial_hostility", 0.3, "prob", 0.0, 1.0, "", "defender's initial belief that the challenger intends harm"),
-    _P("defender.initial_credibility", 0.4, "prob", 0.0, 1.0, "", "defender's initial belief that the challenger will fight"),
-    _P("defender.concede_threshold", -0.1, "float", -INF, INF, "", "motivation (plus audience costs) below which the defender concedes"),
-    _P("defender.war_threshold", 0.5, "float", -INF, INF, "", "motivation above which the defender fights back after force is used"),
-    _P("defender.noise", 0.25, "float", 0.0, INF, "", "half-width of the uniform noise on each decision's motivation"),
-    _P("defender.grit_steps", 3.0, "int", 0.0, 1000.0, "", "unilateral concessions GRIT makes before reciprocating (Osgood 1962)"),
-    _P("defender.generosity", 0.3, "prob", 0.0, 1.0, "", "probability generous tit-for-tat answers a move one rung lower (Molander 1985)"),
-    _P("defender.renewal_interval", 0.0, "float", 0.0, INF, "days", "interval at which reassurance of the ally is renewed; 0 = one-off (Poast)"),
+    _f("crisis.horizon", 365.0, 1e-9, 36500.0, "days", "length of the observation window; a crisis still open then is unresolved", illustrative=False),
+    _f("crisis.opportunity_rate", 1 / 60, 0.0, 10.0, "1/day", "rate of the Poisson process of challenge opportunities (repeated challenge chances)", (1 / 180, 1 / 20)),
+    # the stake and war (Fearon 1995; Powell 1999)
+    _p("stake.status_quo", 0.5, "stake", "the challenger's share of the stake under the status quo (the defender holds the rest)", (0.3, 0.7)),
+    _p("war.balance", 0.5, "", "probability the challenger wins a war when neither side is mobilised and neither strikes first", (0.3, 0.7)),
+    _f("war.mobilization_gain", 0.5, 0.0, 10.0, "", "strength gained at full military readiness (x (1 + gain * readiness)): mobilisation has military value", (0.0, 1.0)),
+    _f("war.first_strike", 0.2, 0.0, 10.0, "", "strength bonus of the side that starts the war (x (1 + first_strike)): the security dilemma", (0.0, 0.5)),
+    _f("war.mobilization_cost", 0.01, 0.0, 1.0, "stake", "cost of each rung a leader orders at show of force and above, sunk when ordered (Fearon 1997)", (0.0, 0.03)),
+    # the challenger (revisionist)
+    _f("challenger.cost_resolved", 0.10, 0.0, 10.0, "stake", "cost of war to a resolved challenger type", (0.02, 0.2)),
+    _f("challenger.cost_unresolved", 0.35, 0.0, 10.0, "stake", "cost of war to an unresolved challenger type", (0.2, 0.6)),
+    _p("challenger.p_resolved", 0.5, "", "prior probability the challenger's type is resolved (low cost of war)", (0.2, 0.8)),
+    _p("challenger.p_greedy", 0.5, "", "prior probability the challenger is greedy rather than a security seeker (Kydd 2005)", (0.2, 0.8)),
+    _p("challenger.p_need", 0.5, "", "probability the challenger is need-driven rather than opportunity-driven (Lebow & Stein 1990)", illustrative=False),
+    _f("challenger.need_rate", 0.001, 0.0, 1.0, "stake/day", "decline per day of a need-driven challenger's value of the status quo: its costs of inaction (Lebow & Stein 1990)", (0.0, 0.003)),
+    _p("challenger.motivated_bias", 0.5, "", "share of the weight of evidence of the defender's resolve a need-driven leader discounts (Lebow & Stein 1990); 0 switches it off", (0.0, 0.9)),
+    Param("challenger.strategy", 0.0, "choice", 0.0, float(len(CHALLENGER_STRATEGIES) - 1), "", "the challenger's style (menu of moves)", CHALLENGER_STRATEGIES),
+    # the defender (status quo)
+    _f("defender.cost_resolved", 0.10, 0.0, 10.0, "stake", "cost of war to a resolved defender type", (0.02, 0.2)),
+    _f("defender.cost_unresolved", 0.35, 0.0, 10.0, "stake", "cost of war to an unresolved defender type", (0.2, 0.6)),
+    _p("defender.p_resolved", 0.5, "", "prior probability the defender's type is resolved", (0.2, 0.8)),
+    _p("defender.p_greedy", 0.3, "", "prior probability the defender is greedy rather than a security seeker (Kydd 2005)", (0.1, 0.6)),
+    _f("defender.grit_steps", 3.0, 0.0, 1000.0, "", "number of GRIT transfers (Osgood 1962)", illustrative=True, kind="int"),
+    _p("defender.grit_transfer", 0.03, "stake", "share of the stake each GRIT transfer hands to the challenger", (0.01, 0.06)),
+    _f("defender.grit_interval", 30.0, 0.0, INF, "days", "days between GRIT transfers (the first at t = 0)", (10.0, 60.0)),
+    _p("defender.generosity", 0.3, "", "probability generous tit-for-tat answers an escalation with an offer (Molander 1985)", (0.1, 0.5)),
+    _f("defender.renewal_interval", 0.0, 0.0, INF, "days", "interval at which reassurance of the ally is renewed; 0 = one-off (Poast)"),
+    # intentions (Kydd 2005; Jervis 1976)
+    _p("intent.gain_weight", 0.3, "", "value a security seeker puts on each unit of the stake beyond its status-quo share (greedy types: 1)", (0.0, 0.8)),
+    _f("intent.fear_loss", 0.1, 0.0, 1.0, "stake", "expected loss, in any peaceful outcome, from an adversary that is greedy (the spiral/security dilemma term)", (0.0, 0.25)),
+    # decisions (McKelvey & Palfrey 1995; Signorino 1999)
+    _f("decision.precision", 25.0, 0.0, 1e6, "1/stake", "logit precision of every choice: 0 = uniform among the moves, large = best response", (5.0, 60.0)),
+    _f("belief.attribution", 1.0, 0.0, 1.0, "", "1: receivers read every move as the sender's free choice (dispositional attribution, Jervis 1976); 0: moves forced by a known doctrine carry no information", illustrative=False, kind="bool"),
+    _f("belief.complete_information", 0.0, 0.0, 1.0, "", "1: each side knows the other's type (the counterfactual twin; for experiments on information)", illustrative=False, kind="bool"),
+    # signals
+    _f("channel.delay_min", 1.0, 0.0, INF, "days", "shortest time a signal takes to arrive", (0.5, 2.0)),
+    _f("channel.delay_mean", 3.0, 0.0, INF, "days", "mean of the exponential part of a signal's delay", (1.0, 6.0)),
+    _p("channel.misperception", 0.10, "", "probability a move is read one rung higher than sent (Jervis 1976)", (0.0, 0.25)),
     # domestic audiences (Fearon 1994)
-    _P("audience.pressure_gain", 0.30, "float", 0.0, INF, "", "pressure added by an adversary public move, times level / 6"),
-    _P("audience.pressure_decay", 0.02, "float", 0.0, INF, "1/day", "exponential decay rate of audience pressure"),
-    _P("audience.concession_relief", 0.5, "prob", 0.0, 1.0, "", "share of pressure removed by an adversary's public concession"),
-    _P("audience.demand_threshold", 0.5, "float", 0.0, INF, "", "pressure at which the audience demands action from its leader"),
-    _P("audience.demand_weight", 0.3, "float", 0.0, INF, "", "motivation added once the audience has demanded action"),
-    _P("audience.cost", 0.5, "float", 0.0, INF, "", "audience cost of backing down from a public commitment (Fearon 1994)"),
+    _f("audience.cost", 0.05, 0.0, 1.0, "stake", "audience cost of yielding once publicly committed (a threat or higher, or a standing commitment)", (0.0, 0.15)),
+    _f("audience.pressure_gain", 0.03, 0.0, 1.0, "stake", "pressure added by an adversary public move at limited force (times level / 5); pressure adds to the cost of yielding", (0.0, 0.08)),
+    _f("audience.pressure_decay", 0.02, 0.0, INF, "1/day", "exponential decay rate of audience pressure", (0.005, 0.05)),
+    _p("audience.concession_relief", 0.5, "", "share of pressure removed by an adversary's offer or transfer", (0.2, 0.8)),
     # militaries
-    _P("military.execution_delay_mean", 4.0, "float", 0.0, INF, "days", "mean delay per rung above threat to carry out a military move (mobilization takes time)"),
-    _P("military.incident_tick_mean", 5.0, "float", 0.01, INF, "days", "mean interval between candidate incidents (thinning)"),
-    _P("military.incident_rate", 0.08, "float", 0.0, INF, "1/day", "incidents per day caused by one military that has taken the field, both sides at full readiness (each such military runs its own clock)"),
+    _f("military.execution_delay_mean", 4.0, 0.0, INF, "days", "mean delay per rung above threat to carry out a military move", (2.0, 8.0)),
+    _f("military.incident_tick_mean", 5.0, 0.01, INF, "days", "mean interval between candidate incidents (thinning)", illustrative=False),
+    _f("military.incident_rate", 0.02, 0.0, INF, "1/day", "incidents per day caused by one military in the field, both sides at full readiness", (0.0, 0.06)),
     # the ally (extended deterrence; Schelling 1966; Poast)
-    _P("ally.present", 0.0, "bool", 0.0, 1.0, "", "whether the scenario has an ally protected by the defender"),
-    _P("ally.initial_confidence", 0.7, "prob", 0.0, 1.0, "", "ally's initial confidence in the defender's guarantee"),
-    _P("ally.decay", 0.008, "float", 0.0, INF, "1/day", "rate at which confidence decays unless renewed (reassurance is a process)"),
-    _P("ally.hedge_threshold", 0.4, "prob", 0.0, 1.0, "", "confidence below which the ally starts a proliferation programme"),
-    _P("ally.review_interval", 30.0, "float", 0.01, INF, "days", "interval at which the ally reviews its confidence"),
-    _P("ally.proliferation_time", 180.0, "float", 0.0, INF, "days", "time a proliferation programme takes to mature"),
-    _P("ally.fear_gain", 0.15, "prob", 0.0, 1.0, "", "share of confidence lost per challenger public move, times level / 6"),
-    # instruments: size of each strategy's effect
-    _P("effects.general_deterrence_credibility", 0.2, "float", 0.0, 1.0, "", "challenger credibility belief added by a general-deterrence posture"),
-    _P("effects.general_deterrence_hostility", 0.1, "float", 0.0, 1.0, "", "challenger hostility belief added by that posture (security dilemma)"),
-    _P("effects.general_deterrence_readiness", 0.3, "prob", 0.0, 1.0, "", "defender's standing readiness under general deterrence"),
-    _P("effects.tripwire_credibility", 0.2, "float", 0.0, 1.0, "", "challenger credibility belief added by a tripwire force (Schelling 1966)"),
-    _P("effects.tripwire_decay_cut", 0.5, "prob", 0.0, 1.0, "", "share of the ally's confidence decay removed by a tripwire"),
-    _P("effects.terms_credibility", 0.1, "float", 0.0, 1.0, "", "challenger credibility belief added by precise alliance terms (Mattes 2012)"),
-    _P("effects.terms_decay_cut", 0.3, "prob", 0.0, 1.0, "", "share of the ally's confidence decay removed by precise terms"),
-    _P("effects.boost_tripwire", 0.35, "prob", 0.0, 1.0, "", "share of the ally's missing confidence restored by a tripwire deployment"),
-    _P("effects.boost_terms", 0.30, "prob", 0.0, 1.0, "", "... by alliance terms"),
-    _P("effects.boost_public_statement", 0.25, "prob", 0.0, 1.0, "", "... by a public statement of support (Blankenship 2020)"),
-    _P("effects.boost_private_statement", 0.15, "prob", 0.0, 1.0, "", "... by a private statement (Yarhi-Milo & McManus)"),
-    _P("effects.boost_aid", 0.20, "prob", 0.0, 1.0, "", "... by aid (Lanoszka, Yarhi-Milo & Cooper)"),
-    _P("effects.boost_exercises", 0.20, "prob", 0.0, 1.0, "", "... by a joint military exercise"),
-    _P("effects.restraint_pressure_cut", 0.5, "prob", 0.0, 1.0, "", "share of adversary audience pressure a self-restrained move avoids"),
-    _P("effects.norms_misperception_cut", 0.5, "prob", 0.0, 1.0, "", "share of misperception of the defender's moves removed by norms of competition"),
-    _P("effects.norms_clarify", 0.3, "prob", 0.0, 1.0, "", "probability norms of competition let an incident be read as a show of force"),
-    _P("effects.regime_misperception_cut", 0.5, "prob", 0.0, 1.0, "", "share of all misperception removed by a limited security regime"),
-    _P("effects.regime_delay_cut", 0.5, "prob", 0.0, 1.0, "", "share of signal delay removed by a regime (hotline)"),
-    _P("effects.regime_incident_cut", 0.5, "prob", 0.0, 1.0, "", "share of incidents prevented by a regime (incidents-at-sea style rules)"),
-    _P("effects.regime_clarify", 0.5, "prob", 0.0, 1.0, "", "probability a regime lets an incident be read as a show of force"),
+    _f("ally.present", 0.0, 0.0, 1.0, "", "whether the scenario has an ally protected by the defender", illustrative=False, kind="bool"),
+    _p("ally.initial_confidence", 0.7, "", "ally's initial confidence in the defender's guarantee"),
+    _f("ally.decay", 0.008, 0.0, INF, "1/day", "rate at which confidence decays unless renewed (reassurance is a process)"),
+    _p("ally.hedge_threshold", 0.4, "", "confidence below which the ally starts a proliferation programme"),
+    _f("ally.review_interval", 30.0, 0.01, INF, "days", "interval at which the ally reviews its confidence"),
+    _f("ally.proliferation_time", 180.0, 0.0, INF, "days", "time a proliferation programme takes to mature"),
+    _p("ally.fear_gain", 0.15, "", "share of confidence lost per challenger public move, times level / 6"),
+    # strategy effects
+    _p("effects.general_deterrence_readiness", 0.5, "", "defender's standing readiness under general deterrence", (0.25, 0.75)),
+    _p("effects.tripwire_decay_cut", 0.5, "", "share of the ally's confidence decay removed by a tripwire"),
+    _p("effects.terms_decay_cut", 0.3, "", "share of the ally's confidence decay removed by precise terms"),
+    _p("effects.boost_tripwire", 0.35, "", "share of the ally's missing confidence restored by a tripwire deployment"),
+    _p("effects.boost_terms", 0.30, "", "... by alliance terms"),
+    _p("effects.boost_public_statement", 0.25, "", "... by a public statement of support (Blankenship 2020)"),
+    _p("effects.boost_private_statement", 0.15, "", "... by a private statement (Yarhi-Milo & McManus)"),
+    _p("effects.boost_aid", 0.20, "", "... by aid (Lanoszka, Yarhi-Milo & Cooper)"),
+    _p("effects.boost_exercises", 0.20, "", "... by a joint military exercise"),
+    _p("effects.restraint_pressure_cut", 0.5, "", "share of the challenger's audience pressure a self-restrained defender move avoids", (0.2, 0.8)),
+    _p("effects.norms_accuracy", 0.7, "", "probability the norms' report of the defender's intention is right", (0.55, 0.9)),
+    _p("effects.norms_misperception_cut", 0.5, "", "share of misperception of the defender's moves removed by norms of competition", (0.2, 0.8)),
+    _p("effects.norms_clarify", 0.3, "", "probability norms let an incident be recognised as an incident", (0.1, 0.6)),
+    _p("effects.regime_accuracy", 0.7, "", "probability each of a regime's reports (intention, resolve) is right", (0.55, 0.9)),
+    _p("effects.regime_misperception_cut", 0.5, "", "share of all misperception removed by a limited security regime", (0.2, 0.8)),
+    _p("effects.regime_delay_cut", 0.5, "", "share of signal delay between the adversaries removed by a regime (hotline)", (0.2, 0.8)),
+    _p("effects.regime_incident_cut", 0.5, "", "share of incidents prevented by a regime (incidents-at-sea rules)", (0.2, 0.8)),
+    _p("effects.regime_clarify", 0.5, "", "probability a regime lets an incident be recognised as an incident", (0.2, 0.8)),
 )
-
-# Defender strategies are flags in the vector, in this order (see strategies.py).
-DEFENDER_STRATEGY_NAMES = (
-    "general_deterrence",
-    "immediate_deterrence",
-    "tit_for_tat",
-    "generous_tit_for_tat",
-    "grit",
-    "self_restraint",
-    "norms_of_competition",
-    "limited_security_regime",
-    "tripwire",
-    "alliance_terms",
-    "public_statement",
-    "private_statement",
-    "aid",
-    "exercises",
-)
-RESPONSE_RULES = ("immediate_deterrence", "tit_for_tat", "generous_tit_for_tat", "grit")
-ALLY_INSTRUMENTS = ("tripwire", "alliance_terms", "public_statement", "private_statement", "aid", "exercises")
 
 SPEC_BY_KEY: dict[str, Param] = {p.key: p for p in SPEC}
 N_SCENARIO_PARAMS = len(SPEC)
-N_PARAMS = N_SCENARIO_PARAMS + len(DEFENDER_STRATEGY_NAMES)
 
-#: position of every parameter (``section.name``) and strategy flag (``mix.<name>``)
+#: the mix part of the vector: the response-rule code, then one flag per modifier/instrument
+MIX_KEYS: tuple[str, ...] = ("mix.response", *("mix." + s for s in FLAG_STRATEGIES))
+N_MIX = len(MIX_KEYS)
+
+#: derived quantities (filled by signals.derive); their layout is declared in signals.py
+N_DERIVED = 128
+N_PARAMS = N_SCENARIO_PARAMS + N_MIX + N_DERIVED
+DERIVED0 = N_SCENARIO_PARAMS + N_MIX
+
+#: position of every parameter (``section.name``) and mix entry (``mix.response``, ``mix.<name>``)
 PARAM_INDEX: dict[str, int] = {p.key: i for i, p in enumerate(SPEC)}
-PARAM_INDEX.update({"mix." + s: N_SCENARIO_PARAMS + j for j, s in enumerate(DEFENDER_STRATEGY_NAMES)})
+PARAM_INDEX.update({k: N_SCENARIO_PARAMS + j for j, k in enumerate(MIX_KEYS)})
+
+#: the free parameters (illustrative defaults with a robustness box)
+FREE_PARAMETERS: tuple[str, ...] = tuple(p.key for p in SPEC if p.illustrative and p.box)
 
 
 def default_vector() -> np.ndarray:
-    """Return the default parameter vector (no strategy flag set)."""
+    """Return the default parameter vector (empty mix, derived part zero)."""
     v = np.zeros(N_PARAMS)
     for i, p in enumerate(SPEC):
         v[i] = p.default
@@ -178,23 +196,27 @@ def default_vector() -> np.ndarray:
 
 
 def vector_from(values: dict[str, float], strategies: tuple[str, ...] = ()) -> np.ndarray:
-    """Build a parameter vector.
+    """Build a parameter vector (without its derived part).
 
     Parameters
     ----------
     values : dict
         ``section.name -> value`` overrides of the defaults (choices already coded).
     strategies : tuple of str
-        Defender strategies whose flags are set.
+        The defender's mix: at most one response rule, any modifiers and instruments.
 
     Returns
     -------
     numpy.ndarray
-        ``float64`` vector of length :data:`N_PARAMS`.
+        ``float64`` vector of length :data:`N_PARAMS`; call
+        :func:`escalation_sim.model.signals.derive` to fill the derived part.
     """
     v = default_vector()
     for key, val in values.items():
         v[PARAM_INDEX[key]] = float(val)
     for s in strategies:
-        v[PARAM_INDEX["mix." + s]] = 1.0
+        if s in RESPONSE_RULES:
+            v[PARAM_INDEX["mix.response"]] = RESPONSE_CODE[s]
+        else:
+            v[PARAM_INDEX["mix." + s]] = 1.0
     return v

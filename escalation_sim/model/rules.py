@@ -7,18 +7,18 @@ draws from its own actor's random stream, updates the state, and writes the
 messages it sends into ``out`` (one row each: put into a target's inbox now,
 or deliver after a delay). It never schedules anything itself: scheduling is
 the engine's job — SimPy stores and timeouts in the reference engine, a
-compiled heap in the Monte Carlo core. Both engines call these same compiled
-functions, so a rule cannot drift between them.
+compiled event loop in the Monte Carlo core. Both engines call these same
+compiled functions, so a rule cannot drift between them.
 
-``docs/model.md`` states every rule below in words with its sources; the
-comments here point to the section.
+The decisions themselves are in :mod:`escalation_sim.model.decision` (expected
+values under beliefs, logit choice), beliefs in
+:mod:`escalation_sim.model.beliefs`, what a move tells its receiver in
+:mod:`escalation_sim.model.signals`. ``docs/model.md`` states every rule in
+words with its sources; the comments here point to its sections.
 
 Performance note: the rules a handler calls are inlined into it at Numba-IR
-level (``inline="always"``). Each array passed across a real call costs an
-atomic reference-count increment and decrement, and a handler's call chain
-passes about sixty; inlining made the compiled engine about 1.9x faster
-(benchmarks/) for about 8 s more cold compile time. ``handle`` itself is not
-inlined into the event loop: that tripled compile time for no measurable gain.
+level (``inline="always"``); each array passed across a real call costs an
+atomic reference-count increment and decrement.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import decision as dc
+from .beliefs import DIM_INTENTION, DIM_RESOLVE, bayes, point_mass, report
 from .constants import (
     ALLIANCE_TERMS,
     ALLY,
@@ -39,34 +41,40 @@ from .constants import (
     EV_BACK_DOWN,
     EV_CHALLENGE,
     EV_CONCEDE,
-    EV_DEMAND_ACTION,
+    EV_ESCALATE,
     EV_EXECUTED,
     EV_HEDGE_START,
     EV_HEDGE_STOP,
     EV_IGNORED,
     EV_INCIDENT,
-    EV_NO_CHALLENGE,
+    EV_OFFER,
     EV_ORDER,
     EV_PERCEIVED,
     EV_PRESSURE,
     EV_PROGRAMME_SHELVED,
     EV_PROLIFERATE,
+    EV_RECOGNISED,
     EV_RENEW,
-    EV_RESPOND,
+    EV_REPORT,
     EV_REVIEW,
     EV_SETTLE,
     EV_START,
     EV_SUPPORT,
     EV_TICK,
+    EV_TRANSFER,
+    EV_WAIT,
     EV_WAR,
     EXERCISES,
+    F_FORCED,
     F_INCIDENT,
     F_OBSERVED,
+    F_OFFER,
     GLOBAL_FIELDS,
     I_EVENT,
     I_LEVEL,
     I_MISPERCEIVED,
     I_PERCEIVED,
+    I_VALUE,
     LEADER,
     LIMITED_FORCE,
     M_AUX,
@@ -75,11 +83,12 @@ from .constants import (
     M_LEVEL,
     M_PUBLIC,
     M_SENDER,
-    M_SENT,
     MILITARY,
     MK_EXECUTED,
+    MK_GRIT,
     MK_HEDGE_DONE,
     MK_INCIDENT_TICK,
+    MK_OPPORTUNITY,
     MK_ORDER,
     MK_PRESSURE,
     MK_RENEW,
@@ -87,8 +96,17 @@ from .constants import (
     MK_SIGNAL,
     MK_START,
     MK_SUPPORT,
+    MK_TRANSFER,
     MOBILIZATION,
+    MV_ACCEPT,
+    MV_ESCALATE,
+    MV_OFFER,
+    MV_WAIT,
+    MV_WAR,
+    MV_YIELD,
     N_INSTRUMENTS,
+    N_MOVES,
+    N_TYPES,
     NO_CHALLENGE,
     NO_OUTCOME,
     O_DELAY,
@@ -97,85 +115,87 @@ from .constants import (
     O_TARGET,
     PRIVATE_STATEMENT,
     PUBLIC_STATEMENT,
+    S_ADV_LEVEL,
+    S_ADV_OFFERED,
+    S_BELIEF,
     S_CLOCK_ON,
     S_COMMITTED,
     S_CONFIDENCE,
     S_CONFIDENCE_T,
-    S_CREDIBILITY,
     S_DECISIONS,
-    S_DEMANDED,
+    S_FORCE_SEEN,
     S_HEDGING,
-    S_HOSTILITY,
     S_LAST_MISREAD,
     S_LEVEL,
     S_PRESSURE,
     S_PRESSURE_T,
     S_PROGRAMME,
     S_READINESS,
-    S_RESOLVE,
+    S_SUNK,
     SETTLEMENT,
     SHOW_OF_FORCE,
     STATE_FIELDS,
     STREAM_SETUP,
     THREAT,
+    TOP_RUNG,
     TRIPWIRE,
     UNRESOLVED,
-    WAR_DELIBERATE,
-    WAR_MISCALCULATION,
+    WAR_OUTCOME,
+    X_C_TYPE,
+    X_CHALLENGE_TIME,
+    X_COMPLETE,
+    X_D_TYPE,
+    X_DEMAND,
     X_END_TIME,
+    X_ERROR,
     X_EVENTS,
+    X_FINAL_TERMS,
+    X_FORCE,
+    X_INADVERTENT,
+    X_INCIDENTS,
     X_MIX,
     X_NEED,
+    X_OFFER,
     X_OUTCOME,
+    X_PEAK,
     X_PROLIF_TIME,
     X_PROLIFERATED,
+    X_TERMS,
+    X_TRANSFERS,
+    X_WINNER,
 )
+from .doctrine import escalation_cap, policy_committed, standing_readiness_of
 from .params import PARAM_INDEX as _I
 from .rng import exponential, init_streams, uniform
+from .signals import T_CHALLENGE, T_ESCALATE, T_OFFER, T_TRANSFER, prior_of, t_index
+from .strategies import CHALLENGER_CODE, RESPONSE_CODE
 
 # --- parameter positions (compile-time constants for Numba) -----------------
 HORIZON = _I["crisis.horizon"]
+OPPORTUNITY_RATE = _I["crisis.opportunity_rate"]
+Q0 = _I["stake.status_quo"]
 DELAY_MIN = _I["channel.delay_min"]
 DELAY_MEAN = _I["channel.delay_mean"]
 MISPERCEPTION = _I["channel.misperception"]
-HOSTILITY_RATE = _I["belief.hostility_rate"]
-CREDIBILITY_RATE = _I["belief.credibility_rate"]
-COMMITMENT_BONUS = _I["belief.commitment_bonus"]
-WEAKNESS_PENALTY = _I["belief.weakness_penalty"]
-P_NEED = _I["challenger.p_need"]
-C_RESOLVE_LOW = _I["challenger.resolve_low"]
-C_RESOLVE_HIGH = _I["challenger.resolve_high"]
-C_COST = _I["challenger.cost_of_war"]
-C_FEAR_W = _I["challenger.fear_weight"]
-C_PRESSURE_W = _I["challenger.pressure_weight"]
-C_DISCOUNT = _I["challenger.threat_discount"]
-C_FATIGUE = _I["challenger.fatigue"]
-C_INIT_HOST = _I["challenger.initial_hostility"]
-C_INIT_CRED = _I["challenger.initial_credibility"]
-C_CHALLENGE = _I["challenger.challenge_threshold"]
-C_BACKDOWN = _I["challenger.backdown_threshold"]
-C_SETTLE = _I["challenger.settle_threshold"]
-C_WAR = _I["challenger.war_threshold"]
-C_ESCALATE = _I["challenger.escalate_threshold"]
-C_NOISE = _I["challenger.noise"]
+C_P_NEED = _I["challenger.p_need"]
+C_P_GREEDY = _I["challenger.p_greedy"]
+C_P_RESOLVED = _I["challenger.p_resolved"]
+D_P_GREEDY = _I["defender.p_greedy"]
+D_P_RESOLVED = _I["defender.p_resolved"]
+NEED_RATE = _I["challenger.need_rate"]
+MOTIVATED_BIAS = _I["challenger.motivated_bias"]
 C_STRATEGY = _I["challenger.strategy"]
-D_RESOLVE_LOW = _I["defender.resolve_low"]
-D_RESOLVE_HIGH = _I["defender.resolve_high"]
-D_COST = _I["defender.cost_of_war"]
-D_INIT_HOST = _I["defender.initial_hostility"]
-D_INIT_CRED = _I["defender.initial_credibility"]
-D_CONCEDE = _I["defender.concede_threshold"]
-D_WAR = _I["defender.war_threshold"]
-D_NOISE = _I["defender.noise"]
 GRIT_STEPS = _I["defender.grit_steps"]
+GRIT_TRANSFER = _I["defender.grit_transfer"]
+GRIT_INTERVAL = _I["defender.grit_interval"]
 GENEROSITY = _I["defender.generosity"]
 RENEWAL = _I["defender.renewal_interval"]
+PRECISION = _I["decision.precision"]
+ATTRIBUTION = _I["belief.attribution"]
+COMPLETE_INFO = _I["belief.complete_information"]
 PRESSURE_GAIN = _I["audience.pressure_gain"]
 PRESSURE_DECAY = _I["audience.pressure_decay"]
 CONCESSION_RELIEF = _I["audience.concession_relief"]
-DEMAND_THRESHOLD = _I["audience.demand_threshold"]
-DEMAND_WEIGHT = _I["audience.demand_weight"]
-AUDIENCE_COST = _I["audience.cost"]
 EXEC_DELAY = _I["military.execution_delay_mean"]
 TICK_MEAN = _I["military.incident_tick_mean"]
 INCIDENT_RATE = _I["military.incident_rate"]
@@ -186,34 +206,46 @@ ALLY_HEDGE = _I["ally.hedge_threshold"]
 ALLY_REVIEW = _I["ally.review_interval"]
 ALLY_PROLIF_TIME = _I["ally.proliferation_time"]
 ALLY_FEAR = _I["ally.fear_gain"]
-GD_CRED = _I["effects.general_deterrence_credibility"]
-GD_HOST = _I["effects.general_deterrence_hostility"]
-GD_READY = _I["effects.general_deterrence_readiness"]
-TRIP_CRED = _I["effects.tripwire_credibility"]
 TRIP_DECAY_CUT = _I["effects.tripwire_decay_cut"]
-TERMS_CRED = _I["effects.terms_credibility"]
 TERMS_DECAY_CUT = _I["effects.terms_decay_cut"]
 BOOST0 = _I["effects.boost_tripwire"]  # boosts follow the instrument order of constants.py
 SR_PRESSURE_CUT = _I["effects.restraint_pressure_cut"]
+NC_ACCURACY = _I["effects.norms_accuracy"]
 NC_MIS_CUT = _I["effects.norms_misperception_cut"]
 NC_CLARIFY = _I["effects.norms_clarify"]
+LSR_ACCURACY = _I["effects.regime_accuracy"]
 LSR_MIS_CUT = _I["effects.regime_misperception_cut"]
 LSR_DELAY_CUT = _I["effects.regime_delay_cut"]
 LSR_INCIDENT_CUT = _I["effects.regime_incident_cut"]
 LSR_CLARIFY = _I["effects.regime_clarify"]
-MIX_GD = _I["mix.general_deterrence"]
-MIX_ID = _I["mix.immediate_deterrence"]
-MIX_TFT = _I["mix.tit_for_tat"]
-MIX_GTFT = _I["mix.generous_tit_for_tat"]
+MIX_RESPONSE = _I["mix.response"]
 MIX_GRIT = _I["mix.grit"]
 MIX_SR = _I["mix.self_restraint"]
 MIX_NC = _I["mix.norms_of_competition"]
 MIX_LSR = _I["mix.limited_security_regime"]
 MIX_INSTR0 = _I["mix.tripwire"]  # instrument flags follow the instrument order too
 
-PROBING = 0
-FIRM = 1
-RECIPROCATING = 2
+# response rules and challenger styles: codes from the strategy table (one branch each below)
+R_NONE = RESPONSE_CODE["none"]
+R_IMMEDIATE_DETERRENCE = RESPONSE_CODE["immediate_deterrence"]
+R_TIT_FOR_TAT = RESPONSE_CODE["tit_for_tat"]
+R_GENEROUS_TIT_FOR_TAT = RESPONSE_CODE["generous_tit_for_tat"]
+R_RECIPROCAL_CONCESSIONS = RESPONSE_CODE["reciprocal_concessions"]
+C_PROBING = CHALLENGER_CODE["probing"]
+C_FIRM = CHALLENGER_CODE["firm"]
+C_RECIPROCATING = CHALLENGER_CODE["reciprocating"]
+
+ERR_UNKNOWN_RESPONSE = 1.0
+ERR_UNKNOWN_STYLE = 2.0
+
+BIT_WAR = 1 << MV_WAR
+BIT_YIELD = 1 << MV_YIELD
+BIT_ACCEPT = 1 << MV_ACCEPT
+BIT_ESCALATE = 1 << MV_ESCALATE
+BIT_OFFER = 1 << MV_OFFER
+BIT_WAIT = 1 << MV_WAIT
+
+SIT = dc.SCR_SIT
 
 
 # --- small helpers ------------------------------------------------------------
@@ -234,28 +266,41 @@ def emit(out, n, delayed, delay, target, kind, sender, level, public, flags, sen
     out[n, O_MSG + M_LEVEL] = level
     out[n, O_MSG + M_PUBLIC] = public
     out[n, O_MSG + M_FLAGS] = flags
-    out[n, O_MSG + M_SENT] = sent
+    out[n, O_MSG + 5] = sent
     out[n, O_MSG + M_AUX] = aux
     return n + 1
 
 
 @njit(cache=True, inline="always")
 def crisis_over(st):
-    """True once the crisis has an outcome."""
+    """True once the replication has an outcome."""
     return st[X_OUTCOME] != NO_OUTCOME
 
 
 @njit(cache=True, inline="always")
-def end_crisis(st, outcome, now):
-    """Record the crisis outcome and the time it happened."""
+def crisis_open(st):
+    """True while a crisis runs: challenged, no outcome yet."""
+    return st[X_OUTCOME] == NO_OUTCOME and st[X_CHALLENGE_TIME] >= 0.0
+
+
+@njit(cache=True, inline="always")
+def end_crisis(st, outcome, now, terms):
+    """Record the outcome, the day it happened and the challenger's final share of the stake."""
     st[X_OUTCOME] = outcome
     st[X_END_TIME] = now
+    st[X_FINAL_TERMS] = terms
 
 
 @njit(cache=True, inline="always")
 def pressure_now(st, p, s, now):
     """Audience pressure of state ``s`` at ``now`` (exponential decay since last update)."""
     return st[ix(s, S_PRESSURE)] * np.exp(-p[PRESSURE_DECAY] * (now - st[ix(s, S_PRESSURE_T)]))
+
+
+@njit(cache=True, inline="always")
+def need_now(st, p, now):
+    """The challenger's costs of inaction at ``now``: ``need_rate * now`` if need-driven, else 0."""
+    return st[X_NEED] * p[NEED_RATE] * now
 
 
 @njit(cache=True, inline="always")
@@ -269,8 +314,7 @@ def ally_decay_rate(p):
 @njit(cache=True, inline="always")
 def confidence_now(st, p, now):
     """The ally's confidence at ``now`` (model.md, section "The ally")."""
-    a = ix(ALLY, S_CONFIDENCE)
-    return st[a] * np.exp(-ally_decay_rate(p) * (now - st[ix(ALLY, S_CONFIDENCE_T)]))
+    return st[ix(ALLY, S_CONFIDENCE)] * np.exp(-ally_decay_rate(p) * (now - st[ix(ALLY, S_CONFIDENCE_T)]))
 
 
 @njit(cache=True, inline="always")
@@ -282,15 +326,18 @@ def set_confidence(st, value, now):
 
 @njit(cache=True, inline="always")
 def channel_delay(p, keys, ctr, stream, adversaries):
-    """Time a signal takes to arrive: ``delay_min + Exp(delay_mean)``.
-
-    Between the adversaries a limited security regime (a hotline) cuts it by
-    ``regime_delay_cut``; the defender's messages to its ally are not affected.
-    """
+    """Time a signal takes to arrive: ``delay_min + Exp(delay_mean)``, cut between the adversaries by a regime (hotline)."""
     d = p[DELAY_MIN] + exponential(keys, ctr, stream, p[DELAY_MEAN])
     if adversaries:
         d *= 1.0 - p[MIX_LSR] * p[LSR_DELAY_CUT]
     return d
+
+
+@njit(cache=True, inline="always")
+def note_peak(st, level):
+    """Keep the highest level any move reached (for the violence measures)."""
+    if level > st[X_PEAK]:
+        st[X_PEAK] = level
 
 
 # --- replication set-up and initial messages --------------------------------
@@ -304,12 +351,15 @@ def choose_mix(mix_cum, u):
 
 
 @njit(cache=True)
-def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr):
+def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr, twin):
     """Start a replication: streams, the set-up draws and the initial state.
 
     Draws, in order, from the set-up stream: the defender's strategy mix, the
     challenger's motive (need-driven with probability ``p_need``), the
-    challenger's resolve, the defender's resolve. Returns the mix index.
+    challenger's intention (greedy with probability ``p_greedy``) and resolve,
+    the defender's intention and resolve. ``twin = 1`` runs the
+    complete-information twin of the replication (same streams; each side
+    knows the other's type). Returns the mix index.
     """
     init_streams(seed, rep, keys, ctr)
     st[:] = 0.0
@@ -317,24 +367,29 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr):
     mix = choose_mix(mix_cum, uniform(keys, ctr, STREAM_SETUP))
     p = p_mixes[mix]
     st[X_MIX] = mix
-    need = 1.0 if uniform(keys, ctr, STREAM_SETUP) < p[P_NEED] else 0.0
-    st[X_NEED] = need
-    u = uniform(keys, ctr, STREAM_SETUP)
-    st[ix(CHALLENGER, S_RESOLVE)] = p[C_RESOLVE_LOW] + (p[C_RESOLVE_HIGH] - p[C_RESOLVE_LOW]) * u
-    u = uniform(keys, ctr, STREAM_SETUP)
-    st[ix(DEFENDER, S_RESOLVE)] = p[D_RESOLVE_LOW] + (p[D_RESOLVE_HIGH] - p[D_RESOLVE_LOW]) * u
-    # initial beliefs; general deterrence and standing commitments shape the challenger's
-    trip = p[MIX_INSTR0 + TRIPWIRE] * p[ALLY_PRESENT]
-    terms = p[MIX_INSTR0 + ALLIANCE_TERMS] * p[ALLY_PRESENT]
-    cred = p[C_INIT_CRED] + p[MIX_GD] * p[GD_CRED] + trip * p[TRIP_CRED] + terms * p[TERMS_CRED]
-    st[ix(CHALLENGER, S_CREDIBILITY)] = min(1.0, cred)
-    st[ix(CHALLENGER, S_HOSTILITY)] = min(1.0, p[C_INIT_HOST] + p[MIX_GD] * p[GD_HOST])
-    st[ix(DEFENDER, S_CREDIBILITY)] = p[D_INIT_CRED]
-    st[ix(DEFENDER, S_HOSTILITY)] = p[D_INIT_HOST]
-    st[ix(DEFENDER, S_READINESS)] = p[MIX_GD] * p[GD_READY]
-    st[ix(DEFENDER, S_COMMITTED)] = trip  # troops on the ground: no graceful way out
-    st[ix(CHALLENGER, S_LEVEL)] = CONCESSION
-    st[ix(DEFENDER, S_LEVEL)] = CONCESSION
+    st[X_NEED] = 1.0 if uniform(keys, ctr, STREAM_SETUP) < p[C_P_NEED] else 0.0
+    cg = 1 if uniform(keys, ctr, STREAM_SETUP) < p[C_P_GREEDY] else 0
+    cr = 1 if uniform(keys, ctr, STREAM_SETUP) < p[C_P_RESOLVED] else 0
+    dg = 1 if uniform(keys, ctr, STREAM_SETUP) < p[D_P_GREEDY] else 0
+    dr = 1 if uniform(keys, ctr, STREAM_SETUP) < p[D_P_RESOLVED] else 0
+    st[X_C_TYPE] = 2 * cg + cr
+    st[X_D_TYPE] = 2 * dg + dr
+    complete = 1.0 if (twin != 0 or p[COMPLETE_INFO] > 0.0) else 0.0
+    st[X_COMPLETE] = complete
+    if complete > 0.0:
+        point_mass(2 * dg + dr, st, ix(CHALLENGER, S_BELIEF))
+        point_mass(2 * cg + cr, st, ix(DEFENDER, S_BELIEF))
+    else:
+        prior_of(p, DEFENDER, st, ix(CHALLENGER, S_BELIEF))
+        prior_of(p, CHALLENGER, st, ix(DEFENDER, S_BELIEF))
+    st[X_CHALLENGE_TIME] = -1.0
+    st[X_TERMS] = p[Q0]
+    st[X_FINAL_TERMS] = p[Q0]
+    st[X_DEMAND] = -1.0
+    st[X_OFFER] = -1.0
+    st[X_WINNER] = -1.0
+    st[ix(DEFENDER, S_COMMITTED)] = policy_committed(p, DEFENDER)
+    st[ix(DEFENDER, S_READINESS)] = standing_readiness_of(p, DEFENDER)
     if p[ALLY_PRESENT] > 0.0:
         set_confidence(st, p[ALLY_CONF0], 0.0)
     return mix
@@ -342,320 +397,446 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr):
 
 @njit(cache=True)
 def initial_messages(st, p, out):
-    """Messages scheduled before the clock starts, in this order (all at t = 0).
-
-    The challenger's leader decides whether to challenge; with an ally, the
-    defender's leader starts its reassurance and the ally its reviews.
-    """
+    """Messages scheduled before the clock starts, all at t = 0: the challenger's, the defender's and (with an ally) the ally's start."""
     n = emit(out, 0, 1.0, 0.0, 3 * CHALLENGER + LEADER, MK_START, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    n = emit(out, n, 1.0, 0.0, 3 * DEFENDER + LEADER, MK_START, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if p[ALLY_PRESENT] > 0.0:
-        n = emit(out, n, 1.0, 0.0, 3 * DEFENDER + LEADER, MK_START, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         n = emit(out, n, 1.0, 0.0, 3 * ALLY + LEADER, MK_START, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     return n
 
 
 @njit(cache=True)
 def finalize(st, p):
-    """Close a replication at the horizon: a crisis still open is unresolved."""
+    """Close a replication at the horizon: never challenged, or a crisis still open (unresolved)."""
     if st[X_OUTCOME] == NO_OUTCOME:
-        end_crisis(st, UNRESOLVED, p[HORIZON])
+        outcome = NO_CHALLENGE if st[X_CHALLENGE_TIME] < 0.0 else UNRESOLVED
+        end_crisis(st, outcome, p[HORIZON], st[X_TERMS])
 
 
 # --- perception and beliefs (model.md: Signals, Beliefs) ----------------------
 @njit(cache=True, inline="always")
-def perceive(p, keys, ctr, stream, sender_state, level, flags):
-    """Perceived level of a move, and how it was misread.
-
-    One uniform from the receiver's stream. An incident is read as limited
-    force, unless norms or a regime let it be read as a show of force. Any
-    other move is misread with probability ``misperception`` (cut by a regime,
-    and by norms of competition for the defender's moves): a move on rungs 1-4
-    is read one rung higher (the security dilemma), a concession is read as
-    weakness. Returns ``(perceived, misread, weakness)``.
-    """
-    u = uniform(keys, ctr, stream)
-    lsr = p[MIX_LSR]
-    if flags & F_INCIDENT:
-        nc = p[MIX_NC]
-        clarify = 1.0 - (1.0 - lsr * p[LSR_CLARIFY]) * (1.0 - nc * p[NC_CLARIFY])
-        if u < clarify:
-            return SHOW_OF_FORCE, 0, 0
-        return LIMITED_FORCE, 0, 0
-    m = p[MISPERCEPTION] * (1.0 - lsr * p[LSR_MIS_CUT])
+def misperception(p, sender_state):
+    """Probability a move of ``sender_state`` is read one rung higher (cut by a regime, and by norms for the defender's moves)."""
+    m = p[MISPERCEPTION] * (1.0 - p[MIX_LSR] * p[LSR_MIS_CUT])
     if sender_state == DEFENDER:
         m *= 1.0 - p[MIX_NC] * p[NC_MIS_CUT]
-    if u < m:
-        if level == CONCESSION:
-            return CONCESSION, 1, 1
-        if level < LIMITED_FORCE:
-            return level + 1, 1, 0
-    return level, 0, 0
+    return m
 
 
 @njit(cache=True, inline="always")
-def update_beliefs(st, p, s, perceived, public, weakness):
-    """Update leader ``s``'s hostility and credibility beliefs from a perceived move."""
-    h = ix(s, S_HOSTILITY)
-    c = ix(s, S_CREDIBILITY)
-    if weakness:
-        st[c] = max(0.0, st[c] - p[WEAKNESS_PENALTY])
+def clarify_probability(p):
+    """Probability an incident is recognised as an incident (norms of competition, a regime)."""
+    return 1.0 - (1.0 - p[MIX_LSR] * p[LSR_CLARIFY]) * (1.0 - p[MIX_NC] * p[NC_CLARIFY])
+
+
+@njit(cache=True, inline="always")
+def update_belief(st, p, ws, s, table, rung, forced):
+    """Bayes update of leader ``s``'s belief on a perceived move of the adversary (model.md: Beliefs).
+
+    ``table`` selects the likelihood: ``T_CHALLENGE``, ``T_ESCALATE``,
+    ``T_OFFER`` (read at ``rung``) or ``T_TRANSFER``. Nothing changes under
+    complete information, or for a move forced by a known doctrine when
+    attribution is situational (``belief.attribution = 0``).
+    """
+    if st[X_COMPLETE] > 0.0:
         return
-    st[h] += p[HOSTILITY_RATE] * (perceived / 6.0 - st[h])
-    target = perceived / 5.0
-    if public > 0.0 and perceived >= THREAT:
-        target += p[COMMITMENT_BONUS]
-    st[c] += p[CREDIBILITY_RATE] * (min(1.0, target) - st[c])
-
-
-@njit(cache=True, inline="always")
-def motivation(st, p, keys, ctr, s, now):
-    """Leader ``s``'s motivation to press on, with one uniform of decision noise.
-
-    Challenger: ``resolve + need * (fear_w * hostility + pressure_w * pressure)
-    + demanded * demand_w - cost * credibility * (1 - need * discount)
-    - fatigue * decisions``. Defender: ``resolve + demanded * demand_w - cost
-    * credibility``. Noise is uniform on ``[-noise, noise]``.
-    """
-    stream = 3 * s + LEADER
-    u = uniform(keys, ctr, stream)
-    demanded = st[ix(s, S_DEMANDED)] * p[DEMAND_WEIGHT]
-    cred = st[ix(s, S_CREDIBILITY)]
-    if s == CHALLENGER:
-        need = st[X_NEED]
-        m = st[ix(s, S_RESOLVE)] + demanded
-        m += need * (p[C_FEAR_W] * st[ix(s, S_HOSTILITY)] + p[C_PRESSURE_W] * pressure_now(st, p, s, now))
-        m -= p[C_COST] * cred * (1.0 - need * p[C_DISCOUNT])
-        m -= p[C_FATIGUE] * st[ix(s, S_DECISIONS)]
-        return m + p[C_NOISE] * (2.0 * u - 1.0)
-    m = st[ix(s, S_RESOLVE)] + demanded - p[D_COST] * cred
-    return m + p[D_NOISE] * (2.0 * u - 1.0)
-
-
-# --- strategies: the level a leader answers with (model.md: Strategies) -------
-@njit(cache=True, inline="always")
-def challenger_response(p, own, perceived, m):
-    """Level of the challenger's next move under its strategy, given motivation ``m``.
-
-    Probing: climb a rung if the defender backed off (``perceived < own``) and
-    the challenger is not ready to settle, or if motivation exceeds
-    ``escalate_threshold``; otherwise hold. Firm: climb a rung, never below the
-    defender. Reciprocating: mirror the defender, one rung above it when
-    motivation exceeds ``escalate_threshold``.
-    """
-    rule = int(p[C_STRATEGY])
-    eager = m > p[C_ESCALATE]
-    if rule == PROBING:
-        if eager or (perceived < own and m >= p[C_SETTLE]):
-            level = own + 1
+    if forced and p[ATTRIBUTION] == 0.0:
+        return
+    adv = 1 - s
+    lo = dc.SCR_LIK
+    for k in range(N_TYPES):
+        if table == T_CHALLENGE or table == T_TRANSFER:
+            ws[lo + k] = p[table + k]
         else:
-            level = own
-        low = DEMAND
-    elif rule == FIRM:
-        level = max(own + 1, perceived)
-        low = DEMAND
-    else:  # RECIPROCATING
-        level = perceived + 1 if eager else perceived
-        low = CONCESSION
-    return max(low, min(level, LIMITED_FORCE))
+            ws[lo + k] = p[t_index(table, adv, k, rung)]
+    bias = p[MOTIVATED_BIAS] * st[X_NEED] if s == CHALLENGER else 0.0
+    bayes(st, ix(s, S_BELIEF), ws, lo, bias)
 
 
+# --- decisions (model.md: Decisions) -------------------------------------------------
 @njit(cache=True, inline="always")
-def defender_response(st, p, keys, ctr, perceived):
-    """Level of the defender's next move under its strategy mix.
-
-    Response rules (at most one per mix): immediate deterrence, tit-for-tat,
-    generous tit-for-tat (one uniform when the move to answer is above a
-    concession), GRIT; with none, the defender protests (``demand``).
-    Self-restraint caps the answer at a show of force unless force was used.
-    """
-    decisions = st[ix(DEFENDER, S_DECISIONS)]
-    if p[MIX_ID] > 0.0:
-        if perceived >= LIMITED_FORCE:
-            level = LIMITED_FORCE
-        else:
-            level = min(max(perceived + 1, THREAT), MOBILIZATION)
-    elif p[MIX_GRIT] > 0.0 and decisions < p[GRIT_STEPS]:
-        level = CONCESSION
-    elif p[MIX_TFT] > 0.0 or p[MIX_GRIT] > 0.0:
-        level = perceived
-    elif p[MIX_GTFT] > 0.0:
-        level = perceived
-        if perceived > CONCESSION and uniform(keys, ctr, 3 * DEFENDER + LEADER) < p[GENEROSITY]:
-            level = perceived - 1
+def fill_situation(st, p, ws, s, now, allow):
+    """Write leader ``s``'s situation (``decision.SIT_*``) into the scratch array."""
+    adv = 1 - s
+    ws[SIT + dc.SIT_SIDE] = s
+    ws[SIT + dc.SIT_TYPE] = st[X_C_TYPE] if s == CHALLENGER else st[X_D_TYPE]
+    ws[SIT + dc.SIT_OWN_LEVEL] = st[ix(s, S_LEVEL)]
+    ws[SIT + dc.SIT_ADV_LEVEL] = st[ix(s, S_ADV_LEVEL)]
+    ws[SIT + dc.SIT_Q] = st[X_TERMS]
+    ws[SIT + dc.SIT_DEMAND] = st[X_DEMAND]
+    offered = st[ix(s, S_ADV_OFFERED)] > 0.0
+    ws[SIT + dc.SIT_ADV_OFFER] = st[X_OFFER] if (s == CHALLENGER and st[X_OFFER] >= 0.0) else -1.0
+    ws[SIT + dc.SIT_OWN_OFFER] = st[X_OFFER] if s == DEFENDER else -1.0
+    ws[SIT + dc.SIT_NEED_OWN] = need_now(st, p, now) if s == CHALLENGER else 0.0
+    ws[SIT + dc.SIT_NEED_ADV] = 0.0  # the defender does not model the challenger's need (Lebow & Stein)
+    if st[X_COMPLETE] > 0.0:  # the adversary knows the decider's type
+        own = st[X_C_TYPE] if s == CHALLENGER else st[X_D_TYPE]
+        ws[SIT + dc.SIT_ADV_P_GREEDY] = 1.0 if int(own) >= 2 else 0.0
     else:
-        level = DEMAND
-    if p[MIX_SR] > 0.0 and perceived < LIMITED_FORCE:
-        level = min(level, SHOW_OF_FORCE)
-    return min(level, LIMITED_FORCE)
+        ws[SIT + dc.SIT_ADV_P_GREEDY] = p[C_P_GREEDY] if s == CHALLENGER else p[D_P_GREEDY]
+    ws[SIT + dc.SIT_COMMITTED] = st[ix(s, S_COMMITTED)]
+    ws[SIT + dc.SIT_POLICY_OWN] = policy_committed(p, s)
+    ws[SIT + dc.SIT_POLICY_ADV] = policy_committed(p, adv)
+    ws[SIT + dc.SIT_PRESSURE_OWN] = pressure_now(st, p, s, now)
+    ws[SIT + dc.SIT_READY_OWN] = st[ix(s, S_READINESS)]
+    ws[SIT + dc.SIT_OWN_CAP] = escalation_cap(p, s, st[ix(s, S_FORCE_SEEN)])
+    ws[SIT + dc.SIT_ADV_CAP] = escalation_cap(p, adv, st[X_FORCE])
+    ws[SIT + dc.SIT_ALLOW] = allow
+    ws[SIT + dc.SIT_YIELD_ACCEPTS] = 1.0 if (s == DEFENDER and offered) else 0.0
+    ws[SIT + dc.SIT_BEST_OFFER] = -1.0
+
+
+@njit(cache=True, inline="always")
+def challenger_menu(st, p):
+    """The challenger's moves by its style (one branch per style; an unknown code is an error)."""
+    style = int(p[C_STRATEGY])
+    offered = st[ix(CHALLENGER, S_ADV_OFFERED)] > 0.0
+    if style == C_PROBING:
+        return BIT_WAR | BIT_YIELD | BIT_ACCEPT | BIT_ESCALATE | BIT_OFFER
+    if style == C_FIRM:
+        return BIT_WAR | BIT_YIELD | BIT_ACCEPT | BIT_ESCALATE
+    if style == C_RECIPROCATING:
+        if offered:
+            return BIT_WAR | BIT_YIELD | BIT_ACCEPT | BIT_OFFER
+        return BIT_WAR | BIT_YIELD | BIT_ACCEPT | BIT_ESCALATE
+    st[X_ERROR] = ERR_UNKNOWN_STYLE
+    return BIT_WAR | BIT_YIELD
+
+
+@njit(cache=True, inline="always")
+def defender_menu(st, p, keys, ctr):
+    """The defender's moves by its response rule (one branch per rule; an unknown code is an error).
+
+    Returns the menu bit mask; war and yielding are always on it except when
+    the rule forces the first response.
+    """
+    rule = int(p[MIX_RESPONSE])
+    first = st[ix(DEFENDER, S_DECISIONS)] == 0.0
+    offered = st[ix(DEFENDER, S_ADV_OFFERED)] > 0.0
+    if rule == R_NONE:
+        return BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER
+    if rule == R_IMMEDIATE_DETERRENCE:
+        if first:
+            return BIT_ESCALATE
+        return BIT_WAR | BIT_YIELD | BIT_ESCALATE
+    if rule == R_TIT_FOR_TAT:
+        if first or offered:
+            return BIT_WAR | BIT_YIELD | BIT_OFFER
+        return BIT_WAR | BIT_YIELD | BIT_ESCALATE
+    if rule == R_GENEROUS_TIT_FOR_TAT:
+        if first or offered:
+            return BIT_WAR | BIT_YIELD | BIT_OFFER
+        if uniform(keys, ctr, 3 * DEFENDER + LEADER) < p[GENEROSITY]:
+            return BIT_WAR | BIT_YIELD | BIT_OFFER
+        return BIT_WAR | BIT_YIELD | BIT_ESCALATE
+    if rule == R_RECIPROCAL_CONCESSIONS:
+        if first:
+            return BIT_OFFER
+        return BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER
+    st[X_ERROR] = ERR_UNKNOWN_RESPONSE
+    return BIT_WAR | BIT_YIELD
+
+
+@njit(cache=True, inline="always")
+def fallback_if_empty(ws, allow):
+    """If no move on a forced menu is possible (e.g. no rung left to climb), war and yielding are."""
+    for i in range(N_MOVES):
+        if (allow >> i) & 1 and ws[dc.SCR_EV + i] > dc.NEG:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def decide(st, p, keys, ctr, ws, s, now, allow):
+    """Leader ``s`` values its moves and chooses one by the logit rule (1 draw); returns the move.
+
+    A forced menu (a doctrine leaving a single move) still draws, so that the
+    number of draws does not depend on the menu.
+    """
+    fill_situation(st, p, ws, s, now, allow)
+    dc.evaluate(p, ws, st, ix(s, S_BELIEF))
+    if fallback_if_empty(ws, allow):
+        fill_situation(st, p, ws, s, now, BIT_WAR | BIT_YIELD)
+        dc.evaluate(p, ws, st, ix(s, S_BELIEF))
+    u = uniform(keys, ctr, 3 * s + LEADER)
+    return dc.choose(p[PRECISION], ws, dc.SCR_EV, N_MOVES, u, ws, dc.SCR_PROBS)
+
+
+@njit(cache=True, inline="always")
+def forced_menu(allow):
+    """True if a menu leaves exactly one move besides war and yielding (and nothing else): a doctrine's forced move."""
+    rest = allow & ~(BIT_WAR | BIT_YIELD)
+    return rest != 0 and (rest & (rest - 1)) == 0
 
 
 # --- sending moves -------------------------------------------------------------
 @njit(cache=True, inline="always")
-def send_move(st, p, keys, ctr, out, n, s, role, level, public, flags, now):
-    """Send a move of state ``s`` to the adversary's leader.
+def send_move(st, p, keys, ctr, out, n, s, role, level, flags, now, aux):
+    """Send a public move of state ``s`` to the adversary's leader and, as observed copies, to its audience and the ally's audience.
 
-    One delay draw from the sender's stream. A public move reaches, at the same
-    time, the adversary's audience and (for the challenger's moves, when there
-    is an ally) the ally's audience, as observed copies.
+    One delay draw from the sender's stream; every copy arrives at the same time.
     """
     adv = 1 - s
     sender = 3 * s + role
     d = channel_delay(p, keys, ctr, sender, True)
-    n = emit(out, n, 1.0, d, 3 * adv + LEADER, MK_SIGNAL, sender, level, public, flags, now, 0.0)
-    if public > 0.0:
-        obs = flags | F_OBSERVED
-        n = emit(out, n, 1.0, d, 3 * adv + AUDIENCE, MK_SIGNAL, sender, level, public, obs, now, 0.0)
-        if s == CHALLENGER and p[ALLY_PRESENT] > 0.0:
-            n = emit(out, n, 1.0, d, 3 * ALLY + AUDIENCE, MK_SIGNAL, sender, level, public, obs, now, 0.0)
+    if not flags & F_INCIDENT:
+        note_peak(st, level)
+    n = emit(out, n, 1.0, d, 3 * adv + LEADER, MK_SIGNAL, sender, level, 1.0, flags, now, aux)
+    obs = flags | F_OBSERVED
+    n = emit(out, n, 1.0, d, 3 * adv + AUDIENCE, MK_SIGNAL, sender, level, 1.0, obs, now, aux)
+    if s == CHALLENGER and p[ALLY_PRESENT] > 0.0:
+        n = emit(out, n, 1.0, d, 3 * ALLY + AUDIENCE, MK_SIGNAL, sender, level, 1.0, obs, now, aux)
     return n
 
 
 @njit(cache=True, inline="always")
-def act(st, p, keys, ctr, out, n, s, level, public, now):
-    """Leader ``s`` makes a move: statements itself, military moves by order.
-
-    A move at a show of force or above is an order to the military, which
-    carries it out after a delay; a lower move is sent at once, and stands the
-    military down if it was above its standing readiness. A public move at a
-    threat or above commits the leader (audience costs).
-    """
+def escalate(st, p, keys, ctr, out, n, s, level, flags, now):
+    """Leader ``s`` climbs to ``level``: a public move that commits it; show of force and above is an order to its military, whose cost is sunk."""
+    own = st[ix(s, S_LEVEL)]
+    st[ix(s, S_SUNK)] += dc.mobilization_cost(p, own, level)
     st[ix(s, S_LEVEL)] = level
-    if public > 0.0 and level >= THREAT:
+    if level >= THREAT:
         st[ix(s, S_COMMITTED)] = 1.0
-    mil = 3 * s + MILITARY
-    if level >= SHOW_OF_FORCE:
-        return emit(out, n, 0.0, 0.0, mil, MK_ORDER, 3 * s + LEADER, level, public, 0.0, now, 0.0)
-    n = send_move(st, p, keys, ctr, out, n, s, LEADER, level, public, 0, now)
-    if st[ix(s, S_READINESS)] > standing_readiness(p, s):
-        n = emit(out, n, 0.0, 0.0, mil, MK_ORDER, 3 * s + LEADER, level, public, 0.0, now, 0.0)
-    return n
-
-
-@njit(cache=True, inline="always")
-def standing_readiness(p, s):
-    """Readiness a military keeps outside a crisis (general deterrence posture)."""
     if s == DEFENDER:
-        return p[MIX_GD] * p[GD_READY]
-    return 0.0
+        st[X_OFFER] = -1.0  # an escalation withdraws the defender's offer
+    if level >= SHOW_OF_FORCE:
+        return emit(out, n, 0.0, 0.0, 3 * s + MILITARY, MK_ORDER, 3 * s + LEADER, level, 1.0, flags, now, 0.0)
+    return send_move(st, p, keys, ctr, out, n, s, LEADER, level, flags, now, 0.0)
 
 
 @njit(cache=True, inline="always")
-def war_outcome(st, s):
-    """War by miscalculation if the move that tipped it was misread or an incident."""
-    if st[ix(s, S_LAST_MISREAD)] > 0.0:
-        return WAR_MISCALCULATION
-    return WAR_DELIBERATE
+def go_to_war(st, p, keys, ctr, s, now):
+    """Leader ``s`` starts a war: one draw decides the winner (strength, readiness, first strike)."""
+    rc = st[ix(CHALLENGER, S_READINESS)]
+    rd = st[ix(DEFENDER, S_READINESS)]
+    pi = dc.win_probability(p, rc, rd, s)
+    won = uniform(keys, ctr, 3 * s + LEADER) < pi
+    st[X_WINNER] = 0.0 if won else 1.0
+    st[X_INADVERTENT] = st[ix(s, S_LAST_MISREAD)]
+    end_crisis(st, WAR_OUTCOME, now, 1.0 if won else 0.0)
+
+
+@njit(cache=True, inline="always")
+def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
+    """Carry out the chosen crisis move of leader ``s`` (model.md: Moves)."""
+    flags = F_FORCED if forced else 0
+    st[ix(s, S_DECISIONS)] += 1.0
+    if move == MV_WAR:
+        go_to_war(st, p, keys, ctr, s, now)
+        info[I_EVENT] = EV_WAR
+        return n
+    if move == MV_YIELD:
+        if s == CHALLENGER:
+            end_crisis(st, CHALLENGER_BACKS_DOWN, now, st[X_TERMS])
+            info[I_EVENT] = EV_BACK_DOWN
+        elif st[ix(DEFENDER, S_ADV_OFFERED)] > 0.0:
+            end_crisis(st, SETTLEMENT, now, st[X_DEMAND])
+            info[I_EVENT] = EV_SETTLE
+        else:
+            end_crisis(st, DEFENDER_CONCEDES, now, st[X_DEMAND])
+            info[I_EVENT] = EV_CONCEDE
+        info[I_VALUE] = st[X_FINAL_TERMS]
+        return n
+    if move == MV_ACCEPT:
+        end_crisis(st, SETTLEMENT, now, st[X_OFFER])
+        info[I_EVENT] = EV_SETTLE
+        info[I_VALUE] = st[X_OFFER]
+        return n
+    if move == MV_ESCALATE:
+        top = max(st[ix(s, S_LEVEL)], st[ix(s, S_ADV_LEVEL)])
+        level = max(top + 1.0, float(THREAT)) if (s == DEFENDER and int(p[MIX_RESPONSE]) == R_IMMEDIATE_DETERRENCE) else top + 1.0
+        level = min(level, float(TOP_RUNG))
+        info[I_EVENT] = EV_ESCALATE
+        info[I_LEVEL] = level
+        return escalate(st, p, keys, ctr, out, n, s, level, flags, now)
+    # MV_OFFER: new terms at the current level, sent at once by the leader
+    y = ws[SIT + dc.SIT_BEST_OFFER]
+    if s == CHALLENGER:
+        st[X_DEMAND] = y
+    else:
+        st[X_OFFER] = y
+    info[I_EVENT] = EV_OFFER
+    info[I_VALUE] = y
+    return send_move(st, p, keys, ctr, out, n, s, LEADER, st[ix(s, S_LEVEL)], flags | F_OFFER, now, y)
 
 
 # --- leaders -------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def challenger_decides(st, p, keys, ctr, out, n, info, perceived, now):
-    """The challenger's decision after perceiving a defender move (model.md: "Motivation and decisions")."""
+def receive_reports(st, p, keys, ctr, info, s):
+    """At t = 0: reports on the adversary's type from norms of competition (challenger only) and a regime (both)."""
+    stream = 3 * s + LEADER
+    adv_type = int(st[X_D_TYPE] if s == CHALLENGER else st[X_C_TYPE])
+    bo = ix(s, S_BELIEF)
+    if p[MIX_LSR] > 0.0:
+        for dim in (DIM_INTENTION, DIM_RESOLVE):
+            truth = (adv_type >> dim) & 1
+            right = uniform(keys, ctr, stream) < p[LSR_ACCURACY]
+            report(st, bo, dim, truth if right else 1 - truth, p[LSR_ACCURACY])
+            info[I_EVENT] = EV_REPORT
+    if s == CHALLENGER and p[MIX_NC] > 0.0:
+        truth = (adv_type >> DIM_INTENTION) & 1
+        right = uniform(keys, ctr, stream) < p[NC_ACCURACY]
+        report(st, bo, DIM_INTENTION, truth if right else 1 - truth, p[NC_ACCURACY])
+        info[I_EVENT] = EV_REPORT
+
+
+@njit(cache=True, inline="always")
+def next_opportunity(p, keys, ctr, out, n, now):
+    """Schedule the challenger's next challenge opportunity after an exponential wait (none if the rate is 0)."""
+    rate = p[OPPORTUNITY_RATE]
+    if rate <= 0.0:
+        return n
+    me = 3 * CHALLENGER + LEADER
+    d = exponential(keys, ctr, me, 1.0 / rate)
+    return emit(out, n, 1.0, d, me, MK_OPPORTUNITY, me, 0.0, 0.0, 0.0, now, 0.0)
+
+
+@njit(cache=True, inline="always")
+def opportunity(st, p, keys, ctr, ws, out, info, now):
+    """A challenge opportunity: challenge (a demand), wait, or strike (model.md: Challenge opportunities)."""
     s = CHALLENGER
-    m = motivation(st, p, keys, ctr, s, now)
-    st[ix(s, S_DECISIONS)] += 1.0
-    own = int(st[ix(s, S_LEVEL)])
-    if perceived >= MOBILIZATION and m > p[C_WAR]:
-        end_crisis(st, war_outcome(st, s), now)
+    fill_situation(st, p, ws, s, now, BIT_WAIT | BIT_WAR)
+    demand = dc.screening_demand(p, ws, st, ix(s, S_BELIEF))
+    allow = BIT_WAIT | BIT_WAR
+    if demand >= 0.0:
+        allow |= BIT_ESCALATE
+        st[X_DEMAND] = demand
+    move = decide(st, p, keys, ctr, ws, s, now, allow)
+    if move == MV_WAIT:
+        st[X_DEMAND] = -1.0
+        info[I_EVENT] = EV_WAIT
+        info[I_VALUE] = ws[dc.SCR_PROBS + MV_WAIT]
+        return next_opportunity(p, keys, ctr, out, 0, now)
+    st[X_CHALLENGE_TIME] = now
+    if move == MV_WAR:
+        st[X_DEMAND] = -1.0
+        go_to_war(st, p, keys, ctr, s, now)
         info[I_EVENT] = EV_WAR
-        return n
-    if m + st[ix(s, S_COMMITTED)] * p[AUDIENCE_COST] < p[C_BACKDOWN]:
-        end_crisis(st, CHALLENGER_BACKS_DOWN, now)
-        info[I_EVENT] = EV_BACK_DOWN
-        return n
-    if perceived <= DEMAND and own <= DEMAND and m < p[C_SETTLE]:
-        end_crisis(st, SETTLEMENT, now)
-        info[I_EVENT] = EV_SETTLE
-        return n
-    level = challenger_response(p, own, perceived, m)
-    info[I_EVENT] = EV_RESPOND
-    info[I_LEVEL] = level
-    return act(st, p, keys, ctr, out, n, s, level, 1.0, now)
+        return 0
+    info[I_EVENT] = EV_CHALLENGE
+    info[I_LEVEL] = DEMAND
+    info[I_VALUE] = demand
+    st[ix(s, S_LEVEL)] = DEMAND
+    return send_move(st, p, keys, ctr, out, 0, s, LEADER, DEMAND, 0, now, demand)
 
 
 @njit(cache=True, inline="always")
-def defender_decides(st, p, keys, ctr, out, n, info, perceived, now):
-    """The defender's decision after perceiving a challenger move (model.md: "Motivation and decisions")."""
-    s = DEFENDER
-    if perceived == CONCESSION:  # the challenger offers terms: the defender accepts
-        end_crisis(st, SETTLEMENT, now)
-        info[I_EVENT] = EV_SETTLE
-        return n
-    m = motivation(st, p, keys, ctr, s, now)
-    if perceived >= LIMITED_FORCE and m > p[D_WAR]:
-        end_crisis(st, war_outcome(st, s), now)
-        info[I_EVENT] = EV_WAR
-        return n
-    if m + st[ix(s, S_COMMITTED)] * p[AUDIENCE_COST] < p[D_CONCEDE]:
-        end_crisis(st, DEFENDER_CONCEDES, now)
-        info[I_EVENT] = EV_CONCEDE
-        return n
-    level = defender_response(st, p, keys, ctr, perceived)
-    st[ix(s, S_DECISIONS)] += 1.0
-    info[I_EVENT] = EV_RESPOND
-    info[I_LEVEL] = level
-    return act(st, p, keys, ctr, out, n, s, level, 1.0, now)
-
-
-@njit(cache=True, inline="always")
-def war_check(st, p, keys, ctr, info, s, perceived, now):
-    """After an incident: war only, no reply (one noise draw)."""
-    m = motivation(st, p, keys, ctr, s, now)
-    if s == CHALLENGER:
-        fight = perceived >= MOBILIZATION and m > p[C_WAR]
-    else:
-        fight = perceived >= LIMITED_FORCE and m > p[D_WAR]
-    if fight:
-        end_crisis(st, war_outcome(st, s), now)
-        info[I_EVENT] = EV_WAR
-
-
-@njit(cache=True, inline="always")
-def leader_signal(st, p, keys, ctr, out, n, info, s, msg, now):
-    """A crisis leader perceives an adversary move, then decides or checks for war."""
+def perceive_move(st, p, keys, ctr, ws, info, s, msg):
+    """Leader ``s`` perceives an adversary move (1 draw) and updates its belief; returns the perceived level, or -1 for a recognised incident."""
     sender_state = int(msg[M_SENDER]) // 3
     flags = int(msg[M_FLAGS])
-    perceived, misread, weakness = perceive(p, keys, ctr, 3 * s + LEADER, sender_state, int(msg[M_LEVEL]), flags)
+    level = msg[M_LEVEL]
+    u = uniform(keys, ctr, 3 * s + LEADER)
+    misread = 0
+    before_top = max(st[ix(s, S_LEVEL)], st[ix(s, S_ADV_LEVEL)])
+    first_move = st[ix(s, S_ADV_LEVEL)] == 0.0 and s == DEFENDER
+    if flags & F_INCIDENT:
+        if u < clarify_probability(p):
+            info[I_EVENT] = EV_RECOGNISED
+            return -1.0
+        perceived = float(LIMITED_FORCE)
+        update_belief(st, p, ws, s, T_ESCALATE, MOBILIZATION, False)
+    else:
+        perceived = level
+        if level >= DEMAND and level < LIMITED_FORCE and u < misperception(p, sender_state):
+            perceived = level + 1.0
+            misread = 1
+        forced = (flags & F_FORCED) != 0
+        if first_move:
+            update_belief(st, p, ws, s, T_CHALLENGE, 0, forced)
+        elif flags & F_OFFER:
+            update_belief(st, p, ws, s, T_OFFER, int(max(1.0, before_top)), forced)
+        else:
+            update_belief(st, p, ws, s, T_ESCALATE, int(max(1.0, before_top)), forced)
+    st[ix(s, S_ADV_LEVEL)] = perceived
+    st[ix(s, S_ADV_OFFERED)] = 1.0 if flags & F_OFFER else 0.0
+    st[ix(s, S_LAST_MISREAD)] = 1.0 if (misread or (flags & F_INCIDENT)) else 0.0
+    if perceived >= LIMITED_FORCE:
+        st[ix(s, S_FORCE_SEEN)] = 1.0
+        st[X_FORCE] = 1.0
     info[I_EVENT] = EV_PERCEIVED
     info[I_PERCEIVED] = perceived
     info[I_MISPERCEIVED] = misread
-    update_beliefs(st, p, s, perceived, msg[M_PUBLIC], weakness)
-    if flags & F_OBSERVED:  # a move aimed at someone else (exercises, statements)
-        return n
-    incident = flags & F_INCIDENT
-    st[ix(s, S_LAST_MISREAD)] = 1.0 if (misread != 0 or incident != 0) else 0.0
-    if incident:
-        war_check(st, p, keys, ctr, info, s, perceived, now)
-        if info[I_EVENT] != EV_WAR:
-            info[I_EVENT] = EV_INCIDENT
-        return n
-    if s == CHALLENGER:
-        return challenger_decides(st, p, keys, ctr, out, n, info, perceived, now)
-    return defender_decides(st, p, keys, ctr, out, n, info, perceived, now)
+    info[I_VALUE] = dc.p_greedy(st, ix(s, S_BELIEF))
+    return perceived
 
 
 @njit(cache=True, inline="always")
-def challenger_start(st, p, keys, ctr, out, n, info, now):
-    """General deterrence: at t = 0 the challenger opens a crisis, or does not."""
-    m = motivation(st, p, keys, ctr, CHALLENGER, now)
-    if m > p[C_CHALLENGE]:
-        info[I_EVENT] = EV_CHALLENGE
-        info[I_LEVEL] = DEMAND
-        return act(st, p, keys, ctr, out, n, CHALLENGER, DEMAND, 1.0, now)
-    end_crisis(st, NO_CHALLENGE, now)
-    info[I_EVENT] = EV_NO_CHALLENGE
+def incident_check(st, p, keys, ctr, ws, info, s, now):
+    """After an unrecognised incident: war, or carry on (1 draw); no reply is sent.
+
+    The leader compares war with the logit value of the other moves on its
+    menu: ``P(war) = 1 / (1 + exp(-lambda * (EV(war) - V(carry on))))``.
+    """
+    allow = challenger_menu(st, p) if s == CHALLENGER else (BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER)
+    fill_situation(st, p, ws, s, now, allow)
+    dc.evaluate(p, ws, st, ix(s, S_BELIEF))
+    war = ws[dc.SCR_EV + MV_WAR]
+    ws[dc.SCR_EV + MV_WAR] = dc.NEG
+    dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, N_MOVES, ws, dc.SCR_PROBS)
+    cont = 0.0
+    for i in range(N_MOVES):
+        if ws[dc.SCR_PROBS + i] > 0.0:
+            cont += ws[dc.SCR_PROBS + i] * ws[dc.SCR_EV + i]
+    x = p[PRECISION] * (war - cont)
+    p_war = 1.0 / (1.0 + np.exp(-x)) if x > -700.0 else 0.0
+    info[I_VALUE] = p_war
+    if uniform(keys, ctr, 3 * s + LEADER) < p_war:
+        go_to_war(st, p, keys, ctr, s, now)
+        info[I_EVENT] = EV_WAR
+    else:
+        info[I_EVENT] = EV_INCIDENT
+
+
+@njit(cache=True, inline="always")
+def leader_signal(st, p, keys, ctr, ws, out, info, s, msg, now):
+    """A crisis leader perceives an adversary move, then decides (or, after an incident, checks for war)."""
+    perceived = perceive_move(st, p, keys, ctr, ws, info, s, msg)
+    if perceived < 0.0:
+        return 0
+    if int(msg[M_FLAGS]) & F_INCIDENT:
+        incident_check(st, p, keys, ctr, ws, info, s, now)
+        return 0
+    if s == CHALLENGER:
+        allow = challenger_menu(st, p)
+    else:
+        allow = defender_menu(st, p, keys, ctr)
+    forced = forced_menu(allow)
+    move = decide(st, p, keys, ctr, ws, s, now, allow)
+    return carry_out(st, p, keys, ctr, ws, out, 0, info, s, move, forced, now)
+
+
+@njit(cache=True, inline="always")
+def transfer_received(st, p, ws, info, msg):
+    """The challenger receives a GRIT transfer: the status quo moves in its favour; it updates its belief about the defender's intention."""
+    amount = msg[M_AUX]
+    st[X_TERMS] = min(1.0, st[X_TERMS] + amount)
+    update_belief(st, p, ws, CHALLENGER, T_TRANSFER, 0, True)
+    info[I_EVENT] = EV_TRANSFER
+    info[I_VALUE] = st[X_TERMS]
+
+
+@njit(cache=True, inline="always")
+def grit_step(st, p, keys, ctr, out, n, now):
+    """The defender makes its next announced GRIT transfer (seen by the challenger after a delay) and schedules the one after."""
+    src = 3 * DEFENDER + LEADER
+    d = channel_delay(p, keys, ctr, src, True)
+    amount = p[GRIT_TRANSFER]
+    n = emit(out, n, 1.0, d, 3 * CHALLENGER + LEADER, MK_TRANSFER, src, CONCESSION, 1.0, F_FORCED, now, amount)
+    n = emit(out, n, 1.0, d, 3 * CHALLENGER + AUDIENCE, MK_SIGNAL, src, CONCESSION, 1.0, F_OBSERVED | F_OFFER, now, amount)
+    st[X_TRANSFERS] += 1.0
+    if st[X_TRANSFERS] < p[GRIT_STEPS]:
+        n = emit(out, n, 1.0, p[GRIT_INTERVAL], src, MK_GRIT, src, 0.0, 0.0, 0.0, now, 0.0)
     return n
 
 
 @njit(cache=True, inline="always")
 def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
-    """The defender reassures its ally with every instrument in its mix.
+    """The defender reassures its ally with every instrument in its mix (all at t = 0, the renewable ones at renewals).
 
-    At t = 0 every instrument is sent; at a renewal only the renewable ones
-    (statements, aid, exercises: tripwires and terms stand). One delay draw per
-    instrument. While the crisis lasts, the challenger sees public statements
-    (as a threat) and exercises (as a show of force), and the defender's public
-    statement commits it.
+    One delay draw per instrument. While a crisis is open, the challenger's
+    audience sees public statements (as a threat) and exercises (as a show of
+    force), and the defender's public statement commits it.
     """
     src = 3 * DEFENDER + LEADER
     first = PUBLIC_STATEMENT if renewal else TRIPWIRE
@@ -665,13 +846,12 @@ def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
         d = channel_delay(p, keys, ctr, src, False)
         public = 0.0 if k == PRIVATE_STATEMENT else 1.0
         n = emit(out, n, 1.0, d, 3 * ALLY + LEADER, MK_SUPPORT, src, 0.0, public, 0.0, now, k)
-        if crisis_over(st):
+        if not crisis_open(st):
             continue
         if k == PUBLIC_STATEMENT or k == EXERCISES:
             level = THREAT if k == PUBLIC_STATEMENT else SHOW_OF_FORCE
             if k == PUBLIC_STATEMENT:
                 st[ix(DEFENDER, S_COMMITTED)] = 1.0
-            n = emit(out, n, 1.0, d, 3 * CHALLENGER + LEADER, MK_SIGNAL, src, level, 1.0, F_OBSERVED, now, k)
             n = emit(out, n, 1.0, d, 3 * CHALLENGER + AUDIENCE, MK_SIGNAL, src, level, 1.0, F_OBSERVED, now, k)
     return n
 
@@ -686,25 +866,40 @@ def has_renewable(p):
 
 
 @njit(cache=True, inline="always")
-def leader(st, p, keys, ctr, out, info, s, msg, now):
+def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
     """Handler of the leaders of the challenger and the defender."""
     kind = int(msg[M_KIND])
-    n = 0
-    if kind == MK_RENEW or (kind == MK_START and s == DEFENDER):  # reassurance outlives the crisis
-        n = send_reassurance(st, p, keys, ctr, out, n, now, kind == MK_RENEW)
-        info[I_EVENT] = EV_RENEW if kind == MK_RENEW else EV_START
-        if p[RENEWAL] > 0.0 and has_renewable(p):
-            n = emit(out, n, 1.0, p[RENEWAL], 3 * s + LEADER, MK_RENEW, 3 * s + LEADER, 0.0, 0.0, 0.0, now, 0.0)
-        return n
-    if crisis_over(st):
-        return n
+    me = 3 * s + LEADER
     if kind == MK_START:
-        return challenger_start(st, p, keys, ctr, out, n, info, now)
-    if kind == MK_PRESSURE:
-        st[ix(s, S_DEMANDED)] = 1.0
-        info[I_EVENT] = EV_DEMAND_ACTION
+        info[I_EVENT] = EV_START
+        receive_reports(st, p, keys, ctr, info, s)
+        if s == CHALLENGER:
+            return next_opportunity(p, keys, ctr, out, 0, now)
+        n = 0
+        if p[MIX_GRIT] > 0.0 and p[GRIT_STEPS] > 0.0:
+            n = grit_step(st, p, keys, ctr, out, n, now)
+        if p[ALLY_PRESENT] > 0.0:
+            n = send_reassurance(st, p, keys, ctr, out, n, now, False)
+            if p[RENEWAL] > 0.0 and has_renewable(p):
+                n = emit(out, n, 1.0, p[RENEWAL], me, MK_RENEW, me, 0.0, 0.0, 0.0, now, 0.0)
         return n
-    return leader_signal(st, p, keys, ctr, out, n, info, s, msg, now)
+    if kind == MK_RENEW:  # reassurance of the ally outlives the crisis
+        info[I_EVENT] = EV_RENEW
+        n = send_reassurance(st, p, keys, ctr, out, 0, now, True)
+        return emit(out, n, 1.0, p[RENEWAL], me, MK_RENEW, me, 0.0, 0.0, 0.0, now, 0.0)
+    if crisis_over(st):
+        return 0
+    if kind == MK_OPPORTUNITY:
+        if st[X_CHALLENGE_TIME] >= 0.0:
+            return 0
+        return opportunity(st, p, keys, ctr, ws, out, info, now)
+    if kind == MK_GRIT:
+        info[I_EVENT] = EV_TRANSFER
+        return grit_step(st, p, keys, ctr, out, 0, now)
+    if kind == MK_TRANSFER:
+        transfer_received(st, p, ws, info, msg)
+        return 0
+    return leader_signal(st, p, keys, ctr, ws, out, info, s, msg, now)
 
 
 # --- audiences ---------------------------------------------------------------
@@ -712,9 +907,9 @@ def leader(st, p, keys, ctr, out, info, s, msg, now):
 def audience(st, p, keys, ctr, out, info, s, msg, now):
     """Domestic audiences react to the adversary's public moves (Fearon 1994).
 
-    Crisis audiences: pressure decays, rises with each hostile public move
-    (less if the defender exercises self-restraint), falls with a concession;
-    on crossing the threshold the audience demands action from its leader. The
+    Crisis audiences: pressure (in stake units) decays, rises with each hostile
+    public move (less if the defender exercises self-restraint) and falls with
+    an offer or a transfer; it adds to the leader's cost of yielding. The
     ally's audience passes each challenger move on to its leader as fear.
     """
     if crisis_over(st):
@@ -725,19 +920,17 @@ def audience(st, p, keys, ctr, out, info, s, msg, now):
         info[I_LEVEL] = level
         return emit(out, 0, 0.0, 0.0, 3 * ALLY + LEADER, MK_PRESSURE, 3 * s + AUDIENCE, level, 0.0, 0.0, now, level)
     pr = pressure_now(st, p, s, now)
-    if level == CONCESSION:
+    if int(msg[M_FLAGS]) & F_OFFER or level == CONCESSION:
         pr *= 1.0 - p[CONCESSION_RELIEF]
     else:
-        gain = p[PRESSURE_GAIN] * level / 6.0
+        gain = p[PRESSURE_GAIN] * level / 5.0
         if int(msg[M_SENDER]) // 3 == DEFENDER:
             gain *= 1.0 - p[MIX_SR] * p[SR_PRESSURE_CUT]
         pr += gain
     st[ix(s, S_PRESSURE)] = pr
     st[ix(s, S_PRESSURE_T)] = now
     info[I_EVENT] = EV_PRESSURE
-    info[I_LEVEL] = pr
-    if pr >= p[DEMAND_THRESHOLD] and st[ix(s, S_DEMANDED)] == 0.0:
-        return emit(out, 0, 0.0, 0.0, 3 * s + LEADER, MK_PRESSURE, 3 * s + AUDIENCE, 0.0, 0.0, 0.0, now, pr)
+    info[I_VALUE] = pr
     return 0
 
 
@@ -749,10 +942,9 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
     An order at a show of force or above is carried out after
     ``Exp(execution_delay_mean * (level - 2))`` days; then readiness becomes
     ``(level - 1) / 4`` and the move is sent; the first such move starts the
-    incident clock. A lower order stands the military down at once. Each
-    incident tick is a candidate incident (thinning): accepted with probability
-    ``incident_rate * tick_mean * readiness * adversary readiness`` (cut by a
-    regime), then the next tick is drawn.
+    incident clock. Each incident tick is a candidate incident (thinning):
+    accepted with probability ``incident_rate * tick_mean * readiness *
+    adversary readiness`` (cut by a regime), then the next tick is drawn.
     """
     if crisis_over(st):
         return 0
@@ -760,19 +952,17 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
     me = 3 * s + MILITARY
     level = int(msg[M_LEVEL])
     if kind == MK_ORDER:
-        if level < SHOW_OF_FORCE:
-            st[ix(s, S_READINESS)] = standing_readiness(p, s)
-            info[I_EVENT] = EV_ORDER
-            return 0
         d = exponential(keys, ctr, me, p[EXEC_DELAY] * (level - 2.0))
         info[I_EVENT] = EV_ORDER
         info[I_LEVEL] = level
-        return emit(out, 0, 1.0, d, me, MK_EXECUTED, me, level, msg[M_PUBLIC], 0.0, now, 0.0)
+        return emit(out, 0, 1.0, d, me, MK_EXECUTED, me, level, msg[M_PUBLIC], msg[M_FLAGS], now, 0.0)
     if kind == MK_EXECUTED:
-        st[ix(s, S_READINESS)] = max(standing_readiness(p, s), (level - 1.0) / 4.0)
+        st[ix(s, S_READINESS)] = max(st[ix(s, S_READINESS)], max(standing_readiness_of(p, s), (level - 1.0) / 4.0))
         info[I_EVENT] = EV_EXECUTED
         info[I_LEVEL] = level
-        n = send_move(st, p, keys, ctr, out, 0, s, MILITARY, level, msg[M_PUBLIC], 0, now)
+        n = send_move(st, p, keys, ctr, out, 0, s, MILITARY, level, int(msg[M_FLAGS]), now, 0.0)
+        if level >= LIMITED_FORCE:
+            st[X_FORCE] = 1.0
         if st[ix(s, S_CLOCK_ON)] == 0.0:
             st[ix(s, S_CLOCK_ON)] = 1.0
             d = exponential(keys, ctr, me, p[TICK_MEAN])
@@ -786,7 +976,8 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
     info[I_EVENT] = EV_TICK
     if u < accept:
         info[I_EVENT] = EV_INCIDENT
-        n = send_move(st, p, keys, ctr, out, n, s, MILITARY, LIMITED_FORCE, 1.0, F_INCIDENT, now)
+        st[X_INCIDENTS] += 1.0
+        n = send_move(st, p, keys, ctr, out, n, s, MILITARY, LIMITED_FORCE, F_INCIDENT, now, 0.0)
     d = exponential(keys, ctr, me, p[TICK_MEAN])
     return emit(out, n, 1.0, d, me, MK_INCIDENT_TICK, me, 0.0, 0.0, 0.0, now, 0.0)
 
@@ -794,14 +985,7 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
 # --- the ally ----------------------------------------------------------------
 @njit(cache=True, inline="always")
 def ally_leader(st, p, keys, ctr, out, info, msg, now):
-    """The ally's confidence: decays, renewed by support, eroded by fear; hedging.
-
-    Confidence decays exponentially unless renewed ("reassurance is a process,
-    not an objective"). Support restores a share ``boost`` of the missing
-    confidence; each challenger public move removes a share ``fear_gain *
-    level / 6``. At each review, confidence below ``hedge_threshold`` starts a
-    proliferation programme; confidence back above it shelves the programme.
-    """
+    """The ally's confidence: decays, renewed by support, eroded by fear; hedging at reviews."""
     kind = int(msg[M_KIND])
     me = 3 * ALLY + LEADER
     c = confidence_now(st, p, now)
@@ -821,7 +1005,7 @@ def ally_leader(st, p, keys, ctr, out, info, msg, now):
     # MK_REVIEW
     set_confidence(st, c, now)
     info[I_EVENT] = EV_REVIEW
-    info[I_LEVEL] = c
+    info[I_VALUE] = c
     n = 0
     hedging = ix(ALLY, S_HEDGING)
     if st[hedging] == 0.0 and c < p[ALLY_HEDGE] and st[X_PROLIFERATED] == 0.0:
@@ -843,7 +1027,6 @@ def ally_military(st, p, keys, ctr, out, info, msg, now):
     if int(msg[M_KIND]) == MK_ORDER:
         info[I_EVENT] = EV_ORDER
         return emit(out, 0, 1.0, p[ALLY_PROLIF_TIME], me, MK_HEDGE_DONE, me, 0.0, 0.0, 0.0, now, msg[M_AUX])
-    # MK_HEDGE_DONE: only the programme still running matures
     if st[ix(ALLY, S_HEDGING)] > 0.0 and msg[M_AUX] == st[ix(ALLY, S_PROGRAMME)] and st[X_PROLIFERATED] == 0.0:
         st[X_PROLIFERATED] = 1.0
         st[X_PROLIF_TIME] = now
@@ -855,17 +1038,19 @@ def ally_military(st, p, keys, ctr, out, info, msg, now):
 
 # --- the single entry point -----------------------------------------------------
 @njit(cache=True)
-def handle(actor, msg, now, st, p, keys, ctr, out, info):
+def handle(actor, msg, now, st, p, keys, ctr, ws, out, info):
     """Let ``actor`` handle one message at time ``now``.
 
     Returns the number of rows written to ``out``. ``info`` receives what
-    happened, for the trace (event code, perceived level, misread flag, level).
+    happened, for the trace (event code, perceived level, misread flag, level,
+    value). ``ws`` is the decision layer's scratch array.
     """
     st[X_EVENTS] += 1.0
     info[I_EVENT] = EV_IGNORED
     info[I_PERCEIVED] = -1.0
     info[I_MISPERCEIVED] = 0.0
     info[I_LEVEL] = -1.0
+    info[I_VALUE] = -1.0
     s = actor // 3
     role = actor % 3
     if s == ALLY:
@@ -875,7 +1060,7 @@ def handle(actor, msg, now, st, p, keys, ctr, out, info):
             return audience(st, p, keys, ctr, out, info, s, msg, now)
         return ally_military(st, p, keys, ctr, out, info, msg, now)
     if role == LEADER:
-        return leader(st, p, keys, ctr, out, info, s, msg, now)
+        return leader(st, p, keys, ctr, ws, out, info, s, msg, now)
     if role == AUDIENCE:
         return audience(st, p, keys, ctr, out, info, s, msg, now)
     return military(st, p, keys, ctr, out, info, s, msg, now)
@@ -883,5 +1068,5 @@ def handle(actor, msg, now, st, p, keys, ctr, out, info):
 
 @njit(cache=True)
 def run_done(st, p):
-    """A run stops once the crisis is over, unless an ally is followed to the horizon."""
+    """A run stops once it has an outcome, unless an ally is followed to the horizon."""
     return st[X_OUTCOME] != NO_OUTCOME and p[ALLY_PRESENT] == 0.0

@@ -74,8 +74,12 @@ class Scenario:
         return replace(self, values={**self.values, **changes})
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Parameter matrix (one row per mix) and cumulative mix weights."""
+        """Parameter matrix (one row per mix, derived part filled) and cumulative mix weights."""
+        from .signals import derive
+
         rows = np.stack([vector_from(self.values, m.strategies) for m in self.mixes])
+        for row in rows:
+            derive(row)
         w = np.array([m.weight for m in self.mixes], dtype=float)
         cum = np.cumsum(w / w.sum())
         cum[-1] = 1.0

@@ -1,20 +1,46 @@
-"""Strategies: named, documented units with a classifier and references.
+"""Strategies: one table from which everything else is derived.
 
-A defender *strategy mix* combines units: at most one **response rule** (how
-the defender answers each challenger move) with any **modifiers** (posture,
-restraint, regimes) and **instruments** of ally reassurance. The rules that
-implement each unit are in :mod:`escalation_sim.model.rules` (the function
-named in ``rule``); this module is the catalogue the CLI, the docs and the
-tests read. Challenger strategies are listed too.
+Each strategy is a small documented unit (Axelrod's convention): a name, the
+side that uses it, its family in Lebow & Stein's typology, its *kind*, a
+one-line summary, the mechanism by which it acts in this model, a classifier
+and literature references. From :data:`STRATEGIES`:
+
+* :mod:`escalation_sim.model.params` derives the parameter names
+  (``mix.<name>`` flags for modifiers and instruments, the codes of
+  ``mix.response`` for response rules, the choices of ``challenger.strategy``);
+* :mod:`escalation_sim.model.rules` takes the rule codes (``RESPONSE_CODE``,
+  ``CHALLENGER_CODE``) and has one explicit branch per code; an unknown code is
+  an error, never another strategy's behaviour;
+* ``escalation-sim strategies`` prints the catalogue, and a test checks that
+  ``docs/model.md`` describes every strategy.
+
+Kinds (defender):
+
+``response``
+    How the defender's leader answers the challenger's moves in a crisis: it
+    shapes the menu of moves the leader chooses from. At most one per mix; with
+    none the leader chooses freely among all moves.
+``modifier``
+    Acts alongside any response rule (posture, schedules, restraint, regimes):
+    "they can be used separately or in conjunction with deterrence" (Lebow &
+    Stein).
+``instrument``
+    Reassurance of an ally (needs ``ally.present``).
+
+Challenger strategies (``challenger.strategy``) have kind ``style``.
 
 Citation keys resolve in :data:`escalation_sim.model.bibliography.REFERENCES`.
+See ``docs/model.md`` ("Strategies", "Adding a strategy").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .params import DEFENDER_STRATEGY_NAMES
+DEFENDER = "defender"
+CHALLENGER = "challenger"
+KINDS = ("response", "modifier", "instrument", "style")
+FAMILIES = ("deterrence", "general reassurance", "immediate reassurance", "reassurance of allies", "challenger")
 
 
 @dataclass(frozen=True)
@@ -28,20 +54,21 @@ class Strategy:
     side : str
         ``"defender"`` or ``"challenger"``.
     family : str
-        deterrence, general reassurance, immediate reassurance, reassurance of allies, challenger.
+        One of :data:`FAMILIES`.
     kind : str
-        ``"response"`` (at most one per mix), ``"modifier"`` or ``"instrument"``.
+        One of :data:`KINDS`.
     summary : str
-        One line: what it does in the model.
+        One line: what it is.
+    mechanism : str
+        What it does in this model, in terms of the decision layer (menus,
+        payoffs, information); the full statement is in ``docs/model.md``.
     references : tuple of str
         Citation keys.
-    rule : str
-        The function of :mod:`escalation_sim.model.rules` that implements it.
     classifier : dict
-        ``{"stochastic": bool, "memory": int | None, "needs_ally": bool, "bilateral": bool}``:
-        whether it draws random numbers itself, how many past moves it reads
-        (None: a counter of all its moves), whether it needs an ally, whether
-        it changes both sides' behaviour.
+        ``{"stochastic", "needs_ally", "bilateral", "signals_type", "changes_stake"}``:
+        whether it draws random numbers itself, needs an ally, acts on both
+        sides, sends moves whose likelihood differs by the sender's type, moves
+        the stake.
     """
 
     name: str
@@ -49,121 +76,171 @@ class Strategy:
     family: str
     kind: str
     summary: str
+    mechanism: str
     references: tuple[str, ...]
-    rule: str
     classifier: dict = field(default_factory=dict)
 
 
-def _c(stochastic=False, memory=0, needs_ally=False, bilateral=False):
-    return {"stochastic": stochastic, "memory": memory, "needs_ally": needs_ally, "bilateral": bilateral}
+def _c(stochastic=False, needs_ally=False, bilateral=False, signals_type=False, changes_stake=False):
+    return {"stochastic": stochastic, "needs_ally": needs_ally, "bilateral": bilateral,
+            "signals_type": signals_type, "changes_stake": changes_stake}
 
 
 STRATEGIES: tuple[Strategy, ...] = (
+    # --- deterrence ---------------------------------------------------------------------
     Strategy(
-        "general_deterrence", "defender", "deterrence", "modifier",
-        "Standing military posture: raises the challenger's initial belief that the defender will fight, "
-        "raises its hostility a little (security dilemma) and keeps the defender's military at standing readiness.",
-        ("lebow_stein_1990", "morgan_1977", "jervis_1976"), "setup", _c(),
+        "general_deterrence", DEFENDER, "deterrence", "modifier",
+        "A standing military posture and a declared commitment, before any crisis.",
+        "The defender's military keeps standing readiness effects.general_deterrence_readiness (strength in war, "
+        "and incidents once the challenger's forces are out) and its leader is committed from t = 0 (audience "
+        "cost of yielding). The challenger knows the posture, so it enters every expected value it computes, "
+        "at challenge opportunities too: it changes the hazard of a challenge.",
+        ("lebow_stein_1990", "morgan_1977", "huth_1988"), _c(),
     ),
     Strategy(
-        "immediate_deterrence", "defender", "deterrence", "response",
-        "Answers every challenge with a public threat at least, one rung above the challenger's move, "
-        "up to mobilization; answers force with limited force. Public threats commit the leader (audience costs).",
-        ("lebow_stein_1990", "schelling_1966", "fearon_1994"), "defender_response", _c(memory=1),
+        "immediate_deterrence", DEFENDER, "deterrence", "response",
+        "Answers a challenge with a public threat one rung above it, and never offers terms.",
+        "First response forced: a public escalation to max(perceived + 1, threat), at most mobilization "
+        "(commits the leader: tying hands). Afterwards the menu is war, yield or escalate: no offers. Whether "
+        "the defender finally fights or yields is still its type's expected-value choice.",
+        ("lebow_stein_1990", "schelling_1966", "fearon_1994"), _c(),
+    ),
+    # --- general reassurance ---------------------------------------------------------------
+    Strategy(
+        "tit_for_tat", DEFENDER, "general reassurance", "response",
+        "Cooperates first (an offer), then mirrors the challenger's last move.",
+        "First response: an offer. Afterwards, after a challenger offer the menu is accept or counter-offer; "
+        "after an escalation it is escalate (in kind); war and yielding stay available.",
+        ("axelrod_1984", "keohane_1986", "lebow_stein_1990"), _c(),
     ),
     Strategy(
-        "tit_for_tat", "defender", "general reassurance", "response",
-        "Answers each move with the level it perceived: cooperates after a concession, retaliates in kind.",
-        ("axelrod_1984", "keohane_1986", "lebow_stein_1990"), "defender_response", _c(memory=1),
+        "generous_tit_for_tat", DEFENDER, "general reassurance", "response",
+        "Tit for tat that answers an escalation with an offer with probability defender.generosity.",
+        "As tit_for_tat, but when it would have to escalate it draws once: with probability generosity the "
+        "cooperative menu (offer, accept) is used instead, which breaks echoes of misperception.",
+        ("molander_1985", "nowak_sigmund_1992", "axelrod_1984"), _c(stochastic=True),
     ),
     Strategy(
-        "generous_tit_for_tat", "defender", "general reassurance", "response",
-        "Tit-for-tat that answers a hostile move one rung lower with probability `defender.generosity`, "
-        "to break echoes of misperception.",
-        ("molander_1985", "nowak_sigmund_1992", "axelrod_1984"), "defender_response", _c(stochastic=True, memory=1),
+        "reciprocal_concessions", DEFENDER, "general reassurance", "response",
+        "Opens negotiation with a concession and keeps offers on the menu whatever the challenger does.",
+        "First response: an offer (the best offer under the defender's belief). Afterwards the full menu "
+        "(war, yield, escalate, offer), so concessions can be reciprocated and negotiation stays open after "
+        "an escalation.",
+        ("lebow_stein_1990", "larson_1988", "stein_1989"), _c(),
     ),
     Strategy(
-        "grit", "defender", "general reassurance", "response",
-        "Graduated reciprocation in tension-reduction: announced, unilateral, public concessions for "
-        "`defender.grit_steps` decisions whatever the challenger does, then tit-for-tat.",
-        ("osgood_1962", "lebow_stein_1990", "larson_1987"), "defender_response", _c(memory=None),
+        "grit", DEFENDER, "general reassurance", "modifier",
+        "Osgood's GRIT: announced, irrevocable unilateral transfers of part of the stake.",
+        "At t = 0 and every defender.grit_interval days, defender.grit_steps times in all, the defender "
+        "transfers defender.grit_transfer of the stake to the challenger whatever it does (the status quo "
+        "moves). The challenger sees each transfer after a channel delay and updates its belief about the "
+        "defender's intention: a transfer costs a greedy defender more than a security seeker (Kydd 2005), so "
+        "under dispositional attribution it is evidence of benign intent. Combines with any response rule "
+        "(Osgood kept deterrence).",
+        ("osgood_1962", "lebow_stein_1990", "kydd_2005", "larson_1987"), _c(signals_type=True, changes_stake=True),
+    ),
+    # --- immediate reassurance ----------------------------------------------------------------
+    Strategy(
+        "self_restraint", DEFENDER, "immediate reassurance", "modifier",
+        "Avoids adding to the adversary's costs of inaction.",
+        "The defender does not escalate above a threat unless it perceived force (no show of force or "
+        "mobilization: less strength in war, fewer incidents), and each of its public moves adds "
+        "1 - effects.restraint_pressure_cut as much pressure to the challenger's audience, so backing down "
+        "costs the challenger's leader less.",
+        ("lebow_stein_1990", "stein_1991"), _c(),
     ),
     Strategy(
-        "self_restraint", "defender", "immediate reassurance", "modifier",
-        "Caps the defender's moves at a show of force unless force was used, and halves the domestic pressure "
-        "its public moves create in the challenger: reduces the adversary's pressures to act.",
-        ("lebow_stein_1990", "stein_1991"), "defender_response, audience", _c(),
+        "norms_of_competition", DEFENDER, "immediate reassurance", "modifier",
+        "Informal norms that signal the limits of the defender's intentions.",
+        "At t = 0 the challenger receives a report of the defender's intention that is right with probability "
+        "effects.norms_accuracy (less uncertainty); the defender's moves are misread "
+        "1 - effects.norms_misperception_cut as often; incidents are recognised as incidents with probability "
+        "effects.norms_clarify.",
+        ("lebow_stein_1990", "george_1983"), _c(),
     ),
     Strategy(
-        "norms_of_competition", "defender", "immediate reassurance", "modifier",
-        "Informal rules that signal the limits of intentions: the defender's moves are misread less often and "
-        "incidents may be read as a show of force rather than an attack.",
-        ("lebow_stein_1990", "george_1983"), "perceive", _c(),
+        "limited_security_regime", DEFENDER, "immediate reassurance", "modifier",
+        "Formal or informal rules to build confidence and reduce uncertainty (hotline, incidents-at-sea).",
+        "Bilateral. At t = 0 each side receives a report of the other's intention and resolve, each right with "
+        "probability effects.regime_accuracy; all misperception times 1 - effects.regime_misperception_cut; "
+        "delays between the adversaries times 1 - effects.regime_delay_cut; both militaries' incident rate "
+        "times 1 - effects.regime_incident_cut; incidents recognised with probability effects.regime_clarify.",
+        ("lebow_stein_1990", "jervis_1982", "george_farley_dallin_1988"), _c(bilateral=True),
+    ),
+    # --- reassurance of allies (Poast's list) ---------------------------------------------------
+    Strategy(
+        "tripwire", DEFENDER, "reassurance of allies", "instrument",
+        "Troops on the ally's soil.",
+        "The defender is committed from t = 0 (audience cost of yielding: 'no graceful way out'); one support "
+        "message to the ally at t = 0 and a slower decay of the ally's confidence; not renewed. The research "
+        "Poast cites finds little deterrent effect: the model adds no credibility beyond the commitment.",
+        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True),
     ),
     Strategy(
-        "limited_security_regime", "defender", "immediate reassurance", "modifier",
-        "A confidence-building regime (hotline, incidents-at-sea rules): less misperception both ways, "
-        "shorter delays, fewer incidents, incidents more often read as a show of force.",
-        ("lebow_stein_1990", "jervis_1982", "george_farley_dallin_1988"), "perceive, channel_delay, military",
-        _c(bilateral=True),
+        "alliance_terms", DEFENDER, "reassurance of allies", "instrument",
+        "Precise alliance terms.",
+        "The defender is committed from t = 0; one support message at t = 0 and a slower decay; not renewed.",
+        ("mattes_2012", "poast_2021"), _c(needs_ally=True),
     ),
     Strategy(
-        "tripwire", "defender", "reassurance of allies", "instrument",
-        "Troops on the ally's soil: the challenger starts with more belief that the defender will fight, the "
-        "defender is committed from the start, the ally's confidence gets a boost and decays more slowly. Not renewed.",
-        ("schelling_1966", "poast_2021", "musgrave_ward_2018"), "setup, send_reassurance, ally_leader", _c(needs_ally=True),
+        "public_statement", DEFENDER, "reassurance of allies", "instrument",
+        "Public statements of support, renewable.",
+        "Support for the ally at t = 0 and at each renewal; while a crisis is open the challenger's audience "
+        "sees it as a threat (pressure) and it commits the defender.",
+        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True),
     ),
     Strategy(
-        "alliance_terms", "defender", "reassurance of allies", "instrument",
-        "Precise alliance terms: a credibility gain with the challenger, a boost and slower decay of the ally's "
-        "confidence. Not renewed.",
-        ("mattes_2012", "poast_2021"), "setup, send_reassurance, ally_leader", _c(needs_ally=True),
+        "private_statement", DEFENDER, "reassurance of allies", "instrument",
+        "Private statements of support, renewable.",
+        "Support for the ally; unseen by the challenger; no commitment.",
+        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True),
     ),
     Strategy(
-        "public_statement", "defender", "reassurance of allies", "instrument",
-        "Public statement of support: boosts the ally's confidence, is seen by the challenger as a public threat "
-        "and commits the defender (audience costs). Renewed every `defender.renewal_interval` days.",
-        ("blankenship_2020", "fearon_1997", "poast_2021"), "send_reassurance", _c(needs_ally=True),
+        "aid", DEFENDER, "reassurance of allies", "instrument",
+        "Aid and cooperation agreements, renewable.",
+        "Support for the ally; unseen by the challenger.",
+        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True),
     ),
     Strategy(
-        "private_statement", "defender", "reassurance of allies", "instrument",
-        "Private statement of support: a smaller boost to the ally's confidence, unseen by the challenger and "
-        "without audience costs. Renewable.",
-        ("yarhi_milo_mcmanus_2016", "poast_2021"), "send_reassurance", _c(needs_ally=True),
+        "exercises", DEFENDER, "reassurance of allies", "instrument",
+        "Joint military exercises, renewable.",
+        "Support for the ally; while a crisis is open the challenger's audience sees it as a show of force "
+        "(pressure).",
+        ("poast_2021", "jervis_1976"), _c(needs_ally=True),
+    ),
+    # --- challenger styles ----------------------------------------------------------------------
+    Strategy(
+        "probing", CHALLENGER, "challenger", "style",
+        "Chooses among every move by expected value (the default).",
+        "Full menu at every decision: war, back down, accept an offer, escalate one rung, offer lower terms.",
+        ("george_smoke_1974", "lebow_stein_1990"), _c(),
     ),
     Strategy(
-        "aid", "defender", "reassurance of allies", "instrument",
-        "Aid to the ally: boosts its confidence; unseen by the challenger. Renewable.",
-        ("lanoszka_2018", "poast_2021"), "send_reassurance", _c(needs_ally=True),
+        "firm", CHALLENGER, "challenger", "style",
+        "Never offers lower terms.",
+        "Menu without offers: war, back down, accept a defender offer, escalate.",
+        ("lebow_stein_1990",), _c(),
     ),
     Strategy(
-        "exercises", "defender", "reassurance of allies", "instrument",
-        "Joint military exercise: boosts the ally's confidence and is seen by the challenger as a show of force "
-        "(raises its hostility: the security dilemma). Renewable.",
-        ("poast_2021", "jervis_1976"), "send_reassurance", _c(needs_ally=True),
-    ),
-    Strategy(
-        "probing", "challenger", "challenger", "response",
-        "Tests the defender: climbs a rung when the defender backs off (unless ready to settle) or when its "
-        "motivation is high; otherwise holds.",
-        ("george_smoke_1974", "lebow_stein_1990"), "challenger_response", _c(memory=1),
-    ),
-    Strategy(
-        "firm", "challenger", "challenger", "response",
-        "Climbs a rung at every move and never stays below the defender's level.",
-        ("lebow_stein_1990",), "challenger_response", _c(memory=1),
-    ),
-    Strategy(
-        "reciprocating", "challenger", "challenger", "response",
-        "Mirrors the defender (concession for concession), a rung above it when its motivation is high.",
-        ("axelrod_1984", "keohane_1986"), "challenger_response", _c(memory=1),
+        "reciprocating", CHALLENGER, "challenger", "style",
+        "Mirrors the defender: offers after an offer, escalates after an escalation.",
+        "After a defender offer the menu is accept or counter-offer; after a defender escalation it is "
+        "escalate; war and backing down stay available.",
+        ("axelrod_1984", "keohane_1986"), _c(),
     ),
 )
 
-REGISTRY: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
-defender_strategies = tuple(s for s in STRATEGIES if s.side == "defender")
-challenger_strategies = tuple(s for s in STRATEGIES if s.side == "challenger")
-response_rules = tuple(s for s in defender_strategies if s.kind == "response")
-ally_instruments = tuple(s for s in STRATEGIES if s.kind == "instrument")
+BY_NAME: dict[str, Strategy] = {s.name: s for s in STRATEGIES}
 
-assert tuple(s.name for s in defender_strategies) == DEFENDER_STRATEGY_NAMES
+#: defender strategy names in table order (what scenario files may list)
+DEFENDER_STRATEGY_NAMES: tuple[str, ...] = tuple(s.name for s in STRATEGIES if s.side == DEFENDER)
+#: response rules; ``mix.response`` holds 1 + the position here (0: no response rule)
+RESPONSE_RULES: tuple[str, ...] = tuple(s.name for s in STRATEGIES if s.side == DEFENDER and s.kind == "response")
+#: modifiers and instruments: one ``mix.<name>`` flag each
+FLAG_STRATEGIES: tuple[str, ...] = tuple(s.name for s in STRATEGIES if s.side == DEFENDER and s.kind != "response")
+ALLY_INSTRUMENTS: tuple[str, ...] = tuple(s.name for s in STRATEGIES if s.kind == "instrument")
+CHALLENGER_STRATEGIES: tuple[str, ...] = tuple(s.name for s in STRATEGIES if s.side == CHALLENGER)
+
+RESPONSE_CODE: dict[str, int] = {name: i + 1 for i, name in enumerate(RESPONSE_RULES)}
+RESPONSE_CODE["none"] = 0
+CHALLENGER_CODE: dict[str, int] = {name: i for i, name in enumerate(CHALLENGER_STRATEGIES)}

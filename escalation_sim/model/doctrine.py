@@ -1,0 +1,47 @@
+"""What a side's strategy fixes before any choice: standing commitments and escalation caps.
+
+Small compiled functions that the rules, the look-ahead and the signalling
+tables all read, so that a doctrine is stated once.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .constants import DEFENDER, THREAT, TOP_RUNG
+from .params import PARAM_INDEX as _I
+
+ALLY_PRESENT = _I["ally.present"]
+MIX_GD = _I["mix.general_deterrence"]
+MIX_SR = _I["mix.self_restraint"]
+MIX_TRIPWIRE = _I["mix.tripwire"]
+MIX_TERMS = _I["mix.alliance_terms"]
+GD_READY = _I["effects.general_deterrence_readiness"]
+
+
+@njit(cache=True, inline="always")
+def standing_readiness_of(p, side):
+    """Readiness a military keeps outside a crisis: the defender's general-deterrence posture."""
+    if side == DEFENDER:
+        return p[MIX_GD] * p[GD_READY]
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def policy_committed(p, side):
+    """1 if ``side`` is publicly committed from t = 0 by its posture (general deterrence, tripwire, alliance terms)."""
+    if side != DEFENDER:
+        return 0.0
+    if p[MIX_GD] > 0.0:
+        return 1.0
+    if p[ALLY_PRESENT] > 0.0 and (p[MIX_TRIPWIRE] > 0.0 or p[MIX_TERMS] > 0.0):
+        return 1.0
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def escalation_cap(p, side, force_seen):
+    """Highest level ``side`` may escalate to: a self-restrained defender stops at a threat until it has seen force."""
+    if side == DEFENDER and p[MIX_SR] > 0.0 and force_seen == 0.0:
+        return float(THREAT)
+    return float(TOP_RUNG)
