@@ -256,7 +256,8 @@ S_CONFIDENCE_T = 16
 S_HEDGING = 17  # ally: 1 while a proliferation programme runs
 S_PROGRAMME = 18  # ally: programme counter (stale clocks are ignored)
 S_SUNK = 19  # mobilisation costs sunk so far (stake units)
-STATE_FIELDS = 20
+S_KNOWN_TERMS = 20  # leader: terms of the adversary's last perceived offer or demand (the challenger's share), -1 if none
+STATE_FIELDS = 22
 STATE_SIZE = GLOBAL_FIELDS + 3 * STATE_FIELDS
 
 

@@ -125,6 +125,7 @@ from .constants import (
     S_DECISIONS,
     S_FORCE_SEEN,
     S_HEDGING,
+    S_KNOWN_TERMS,
     S_LAST_MISREAD,
     S_LEVEL,
     S_PRESSURE,
@@ -388,6 +389,8 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr, twin):
     st[X_DEMAND] = -1.0
     st[X_OFFER] = -1.0
     st[X_WINNER] = -1.0
+    st[ix(CHALLENGER, S_KNOWN_TERMS)] = -1.0
+    st[ix(DEFENDER, S_KNOWN_TERMS)] = -1.0
     st[ix(DEFENDER, S_COMMITTED)] = policy_committed(p, DEFENDER)
     st[ix(DEFENDER, S_READINESS)] = standing_readiness_of(p, DEFENDER)
     if p[ALLY_PRESENT] > 0.0:
@@ -429,14 +432,17 @@ def clarify_probability(p):
     return 1.0 - (1.0 - p[MIX_LSR] * p[LSR_CLARIFY]) * (1.0 - p[MIX_NC] * p[NC_CLARIFY])
 
 
-@njit(cache=True, inline="always")
-def update_belief(st, p, ws, s, table, rung, forced):
+@njit(cache=True)
+def update_belief(st, p, ws, s, table, rung, forced, confusion):
     """Bayes update of leader ``s``'s belief on a perceived move of the adversary (model.md: Beliefs).
 
-    ``table`` selects the likelihood: ``T_CHALLENGE``, ``T_ESCALATE``,
-    ``T_OFFER`` (read at ``rung``) or ``T_TRANSFER``. Nothing changes under
-    complete information, or for a move forced by a known doctrine when
-    attribution is situational (``belief.attribution = 0``).
+    ``table`` selects the likelihood: ``T_CHALLENGE``, ``T_ESCALATE`` or
+    ``T_OFFER`` (read at ``rung``), or ``T_TRANSFER``. A perceived escalation
+    may have been an offer misread (``confusion`` = the channel's
+    misperception probability for this sender): its likelihood is
+    ``T_ESCALATE + confusion * T_OFFER``. Nothing changes under complete
+    information, or for a move forced by a known doctrine when attribution is
+    situational (``belief.attribution = 0``).
     """
     if st[X_COMPLETE] > 0.0:
         return
@@ -447,6 +453,8 @@ def update_belief(st, p, ws, s, table, rung, forced):
     for k in range(N_TYPES):
         if table == T_CHALLENGE or table == T_TRANSFER:
             ws[lo + k] = p[table + k]
+        elif table == T_ESCALATE:
+            ws[lo + k] = p[t_index(T_ESCALATE, adv, k, rung)] + confusion * p[t_index(T_OFFER, adv, k, rung)]
         else:
             ws[lo + k] = p[t_index(table, adv, k, rung)]
     bias = p[MOTIVATED_BIAS] * st[X_NEED] if s == CHALLENGER else 0.0
@@ -454,7 +462,7 @@ def update_belief(st, p, ws, s, table, rung, forced):
 
 
 # --- decisions (model.md: Decisions) -------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fill_situation(st, p, ws, s, now, allow):
     """Write leader ``s``'s situation (``decision.SIT_*``) into the scratch array."""
     adv = 1 - s
@@ -463,9 +471,10 @@ def fill_situation(st, p, ws, s, now, allow):
     ws[SIT + dc.SIT_OWN_LEVEL] = st[ix(s, S_LEVEL)]
     ws[SIT + dc.SIT_ADV_LEVEL] = st[ix(s, S_ADV_LEVEL)]
     ws[SIT + dc.SIT_Q] = st[X_TERMS]
-    ws[SIT + dc.SIT_DEMAND] = st[X_DEMAND]
+    # the challenger knows its own demand; the defender knows the demand it perceived
+    ws[SIT + dc.SIT_DEMAND] = st[X_DEMAND] if s == CHALLENGER else st[ix(DEFENDER, S_KNOWN_TERMS)]
     offered = st[ix(s, S_ADV_OFFERED)] > 0.0
-    ws[SIT + dc.SIT_ADV_OFFER] = st[X_OFFER] if (s == CHALLENGER and st[X_OFFER] >= 0.0) else -1.0
+    ws[SIT + dc.SIT_ADV_OFFER] = st[ix(CHALLENGER, S_KNOWN_TERMS)] if s == CHALLENGER else -1.0
     ws[SIT + dc.SIT_OWN_OFFER] = st[X_OFFER] if s == DEFENDER else -1.0
     ws[SIT + dc.SIT_NEED_OWN] = need_now(st, p, now) if s == CHALLENGER else 0.0
     ws[SIT + dc.SIT_NEED_ADV] = 0.0  # the defender does not model the challenger's need (Lebow & Stein)
@@ -486,7 +495,7 @@ def fill_situation(st, p, ws, s, now, allow):
     ws[SIT + dc.SIT_BEST_OFFER] = -1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def challenger_menu(st, p):
     """The challenger's moves by its style (one branch per style; an unknown code is an error)."""
     style = int(p[C_STRATEGY])
@@ -503,7 +512,7 @@ def challenger_menu(st, p):
     return BIT_WAR | BIT_YIELD
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def defender_menu(st, p, keys, ctr):
     """The defender's moves by its response rule (one branch per rule; an unknown code is an error).
 
@@ -546,7 +555,7 @@ def fallback_if_empty(ws, allow):
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decide(st, p, keys, ctr, ws, s, now, allow):
     """Leader ``s`` values its moves and chooses one by the logit rule (1 draw); returns the move.
 
@@ -570,7 +579,7 @@ def forced_menu(allow):
 
 
 # --- sending moves -------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def send_move(st, p, keys, ctr, out, n, s, role, level, flags, now, aux):
     """Send a public move of state ``s`` to the adversary's leader and, as observed copies, to its audience and the ally's audience.
 
@@ -589,7 +598,7 @@ def send_move(st, p, keys, ctr, out, n, s, role, level, flags, now, aux):
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def escalate(st, p, keys, ctr, out, n, s, level, flags, now):
     """Leader ``s`` climbs to ``level``: a public move that commits it; show of force and above is an order to its military, whose cost is sunk."""
     own = st[ix(s, S_LEVEL)]
@@ -604,7 +613,7 @@ def escalate(st, p, keys, ctr, out, n, s, level, flags, now):
     return send_move(st, p, keys, ctr, out, n, s, LEADER, level, flags, now, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def go_to_war(st, p, keys, ctr, s, now):
     """Leader ``s`` starts a war: one draw decides the winner (strength, readiness, first strike)."""
     rc = st[ix(CHALLENGER, S_READINESS)]
@@ -616,7 +625,7 @@ def go_to_war(st, p, keys, ctr, s, now):
     end_crisis(st, WAR_OUTCOME, now, 1.0 if won else 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
     """Carry out the chosen crisis move of leader ``s`` (model.md: Moves)."""
     flags = F_FORCED if forced else 0
@@ -630,17 +639,18 @@ def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
             end_crisis(st, CHALLENGER_BACKS_DOWN, now, st[X_TERMS])
             info[I_EVENT] = EV_BACK_DOWN
         elif st[ix(DEFENDER, S_ADV_OFFERED)] > 0.0:
-            end_crisis(st, SETTLEMENT, now, st[X_DEMAND])
+            end_crisis(st, SETTLEMENT, now, st[ix(DEFENDER, S_KNOWN_TERMS)])
             info[I_EVENT] = EV_SETTLE
         else:
-            end_crisis(st, DEFENDER_CONCEDES, now, st[X_DEMAND])
+            end_crisis(st, DEFENDER_CONCEDES, now, st[ix(DEFENDER, S_KNOWN_TERMS)])
             info[I_EVENT] = EV_CONCEDE
         info[I_VALUE] = st[X_FINAL_TERMS]
         return n
-    if move == MV_ACCEPT:
-        end_crisis(st, SETTLEMENT, now, st[X_OFFER])
+    if move == MV_ACCEPT:  # binding at once, at the terms the challenger perceived
+        terms = st[ix(CHALLENGER, S_KNOWN_TERMS)]
+        end_crisis(st, SETTLEMENT, now, terms)
         info[I_EVENT] = EV_SETTLE
-        info[I_VALUE] = st[X_OFFER]
+        info[I_VALUE] = terms
         return n
     if move == MV_ESCALATE:
         top = max(st[ix(s, S_LEVEL)], st[ix(s, S_ADV_LEVEL)])
@@ -661,7 +671,7 @@ def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
 
 
 # --- leaders -------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def receive_reports(st, p, keys, ctr, info, s):
     """At t = 0: reports on the adversary's type from norms of competition (challenger only) and a regime (both)."""
     stream = 3 * s + LEADER
@@ -691,7 +701,7 @@ def next_opportunity(p, keys, ctr, out, n, now):
     return emit(out, n, 1.0, d, me, MK_OPPORTUNITY, me, 0.0, 0.0, 0.0, now, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def opportunity(st, p, keys, ctr, ws, out, info, now):
     """A challenge opportunity: challenge (a demand), wait, or strike (model.md: Challenge opportunities)."""
     s = CHALLENGER
@@ -720,36 +730,52 @@ def opportunity(st, p, keys, ctr, ws, out, info, now):
     return send_move(st, p, keys, ctr, out, 0, s, LEADER, DEMAND, 0, now, demand)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def perceive_move(st, p, keys, ctr, ws, info, s, msg):
-    """Leader ``s`` perceives an adversary move (1 draw) and updates its belief; returns the perceived level, or -1 for a recognised incident."""
+    """Leader ``s`` perceives an adversary move (1 draw) and updates its belief; returns the perceived level, or -1 for a recognised incident.
+
+    A move at a level from demand to mobilization is read one rung higher
+    with the channel's misperception probability; an offer so misread loses
+    its terms and is read as an escalation (a conciliatory move taken for a
+    hostile one). An incident is recognised as one with the clarification
+    probability (norms, regimes); otherwise it is read as deliberate limited
+    force.
+    """
     sender_state = int(msg[M_SENDER]) // 3
     flags = int(msg[M_FLAGS])
     level = msg[M_LEVEL]
     u = uniform(keys, ctr, 3 * s + LEADER)
     misread = 0
-    before_top = max(st[ix(s, S_LEVEL)], st[ix(s, S_ADV_LEVEL)])
+    offer = (flags & F_OFFER) != 0
+    before_top = int(max(1.0, max(st[ix(s, S_LEVEL)], st[ix(s, S_ADV_LEVEL)])))
     first_move = st[ix(s, S_ADV_LEVEL)] == 0.0 and s == DEFENDER
+    m = misperception(p, sender_state)
     if flags & F_INCIDENT:
         if u < clarify_probability(p):
             info[I_EVENT] = EV_RECOGNISED
             return -1.0
         perceived = float(LIMITED_FORCE)
-        update_belief(st, p, ws, s, T_ESCALATE, MOBILIZATION, False)
+        offer = False
+        update_belief(st, p, ws, s, T_ESCALATE, MOBILIZATION, False, 0.0)
     else:
         perceived = level
-        if level >= DEMAND and level < LIMITED_FORCE and u < misperception(p, sender_state):
+        if level >= DEMAND and level < LIMITED_FORCE and u < m:
             perceived = level + 1.0
             misread = 1
+            offer = False
         forced = (flags & F_FORCED) != 0
         if first_move:
-            update_belief(st, p, ws, s, T_CHALLENGE, 0, forced)
-        elif flags & F_OFFER:
-            update_belief(st, p, ws, s, T_OFFER, int(max(1.0, before_top)), forced)
+            update_belief(st, p, ws, s, T_CHALLENGE, 0, forced, 0.0)
+        elif offer:
+            update_belief(st, p, ws, s, T_OFFER, before_top, forced, 0.0)
         else:
-            update_belief(st, p, ws, s, T_ESCALATE, int(max(1.0, before_top)), forced)
+            update_belief(st, p, ws, s, T_ESCALATE, before_top, forced, m)
     st[ix(s, S_ADV_LEVEL)] = perceived
-    st[ix(s, S_ADV_OFFERED)] = 1.0 if flags & F_OFFER else 0.0
+    st[ix(s, S_ADV_OFFERED)] = 1.0 if offer else 0.0
+    if offer or first_move:
+        st[ix(s, S_KNOWN_TERMS)] = msg[M_AUX]
+    elif s == CHALLENGER:
+        st[ix(s, S_KNOWN_TERMS)] = -1.0  # a defender escalation withdraws its offer
     st[ix(s, S_LAST_MISREAD)] = 1.0 if (misread or (flags & F_INCIDENT)) else 0.0
     if perceived >= LIMITED_FORCE:
         st[ix(s, S_FORCE_SEEN)] = 1.0
@@ -761,7 +787,7 @@ def perceive_move(st, p, keys, ctr, ws, info, s, msg):
     return perceived
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def incident_check(st, p, keys, ctr, ws, info, s, now):
     """After an unrecognised incident: war, or carry on (1 draw); no reply is sent.
 
@@ -788,7 +814,7 @@ def incident_check(st, p, keys, ctr, ws, info, s, now):
         info[I_EVENT] = EV_INCIDENT
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def leader_signal(st, p, keys, ctr, ws, out, info, s, msg, now):
     """A crisis leader perceives an adversary move, then decides (or, after an incident, checks for war)."""
     perceived = perceive_move(st, p, keys, ctr, ws, info, s, msg)
@@ -806,17 +832,17 @@ def leader_signal(st, p, keys, ctr, ws, out, info, s, msg, now):
     return carry_out(st, p, keys, ctr, ws, out, 0, info, s, move, forced, now)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def transfer_received(st, p, ws, info, msg):
     """The challenger receives a GRIT transfer: the status quo moves in its favour; it updates its belief about the defender's intention."""
     amount = msg[M_AUX]
     st[X_TERMS] = min(1.0, st[X_TERMS] + amount)
-    update_belief(st, p, ws, CHALLENGER, T_TRANSFER, 0, True)
+    update_belief(st, p, ws, CHALLENGER, T_TRANSFER, 0, True, 0.0)
     info[I_EVENT] = EV_TRANSFER
     info[I_VALUE] = st[X_TERMS]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def grit_step(st, p, keys, ctr, out, n, now):
     """The defender makes its next announced GRIT transfer (seen by the challenger after a delay) and schedules the one after."""
     src = 3 * DEFENDER + LEADER
@@ -830,7 +856,7 @@ def grit_step(st, p, keys, ctr, out, n, now):
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
     """The defender reassures its ally with every instrument in its mix (all at t = 0, the renewable ones at renewals).
 
@@ -865,7 +891,7 @@ def has_renewable(p):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
     """Handler of the leaders of the challenger and the defender."""
     kind = int(msg[M_KIND])
@@ -903,7 +929,7 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
 
 
 # --- audiences ---------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def audience(st, p, keys, ctr, out, info, s, msg, now):
     """Domestic audiences react to the adversary's public moves (Fearon 1994).
 
@@ -935,7 +961,7 @@ def audience(st, p, keys, ctr, out, info, s, msg, now):
 
 
 # --- militaries --------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def military(st, p, keys, ctr, out, info, s, msg, now):
     """Militaries carry out orders after a delay and cause incidents.
 
@@ -983,7 +1009,7 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
 
 
 # --- the ally ----------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def ally_leader(st, p, keys, ctr, out, info, msg, now):
     """The ally's confidence: decays, renewed by support, eroded by fear; hedging at reviews."""
     kind = int(msg[M_KIND])
@@ -1020,7 +1046,7 @@ def ally_leader(st, p, keys, ctr, out, info, msg, now):
     return emit(out, n, 1.0, p[ALLY_REVIEW], me, MK_REVIEW, me, 0.0, 0.0, 0.0, now, 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def ally_military(st, p, keys, ctr, out, info, msg, now):
     """The ally's programme matures after ``proliferation_time`` unless shelved."""
     me = 3 * ALLY + MILITARY
