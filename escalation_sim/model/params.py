@@ -220,3 +220,24 @@ def vector_from(values: dict[str, float], strategies: tuple[str, ...] = ()) -> n
         else:
             v[PARAM_INDEX["mix." + s]] = 1.0
     return v
+
+
+def markdown_table() -> str:
+    """The parameter table of ``docs/model.md`` ("Parameters"), generated from :data:`SPEC` (a test keeps them equal)."""
+    import math
+
+    def num(x: float) -> str:
+        return "inf" if math.isinf(x) else ("-inf" if x == -INF else f"{x:g}")
+
+    lines = ["| key | default | unit | allowed | illustrative | robustness box | meaning |", "|---|---|---|---|---|---|---|"]
+    for p in SPEC:
+        if p.kind == "choice":
+            default, allowed = f"`{p.choices[int(p.default)]}`", " / ".join(f"`{c}`" for c in p.choices)
+        elif p.kind == "bool":
+            default, allowed = ("true" if p.default else "false"), "true / false"
+        else:
+            default = num(p.default)
+            allowed = f"whole number in [{num(p.lo)}, {num(p.hi)}]" if p.kind == "int" else f"[{num(p.lo)}, {num(p.hi)}]"
+        box = f"[{num(p.box[0])}, {num(p.box[1])}]" if p.box else ""
+        lines.append(f"| `{p.key}` | {default} | {p.unit or '-'} | {allowed} | {'yes' if p.illustrative else 'no'} | {box} | {p.doc} |")
+    return "\n".join(lines)
