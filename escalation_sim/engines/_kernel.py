@@ -320,16 +320,19 @@ def final_states(p_mixes, mix_cum, seed, reps, states, errors):
 
 
 # --- Monte Carlo blocks -------------------------------------------------------
-# Per block b (row b of every output): counts[b, need, outcome], prolif[b, need],
-# dur_sum[b], dur_sumsq[b] (over challenged crises), hist[b, bin] (durations of
-# challenged crises), events[b], draws[b], err[b].
+# ``outputs`` is the bundle of outputs (escalation_sim.engines.outputs.Arrays, where
+# each measure is declared); block b fills row b of every array: counts[b, need,
+# outcome], prolif[b, need], dur_sum[b], dur_sumsq[b] (over challenged crises),
+# events[b], draws[b], hist[b, bin] (durations of challenged crises). err[b] > 0:
+# a replication overflowed the workspace.
 @njit(cache=True, nogil=True)
-def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
-    """Run the replications of ``block`` and aggregate them into row ``b`` of the outputs."""
+def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, outputs, err):
+    """Run the replications of ``block`` and aggregate them into row ``b`` of ``outputs``."""
     o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info = _workspace()
     st, keys, ctr, msgs = _borrow(o_st), _borrow(o_keys), _borrow(o_ctr), _borrow(o_msgs)
     ht, w, out, info = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info)
     pm = _borrow(p_mixes)
+    counts, prolif, hist = outputs.counts, outputs.prolif, outputs.hist
     n_bins = hist.shape[1]
     first = block * block_size
     last = min(first + block_size, n_total)
@@ -356,23 +359,22 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
         ev += int(st[X_EVENTS])
         for s in range(N_STREAMS):
             dr += ctr[s]
-    dur_sum[b] = s1
-    dur_sumsq[b] = s2
-    events[b] = ev
-    draws[b] = dr
+    outputs.dur_sum[b] = s1
+    outputs.dur_sumsq[b] = s2
+    outputs.events[b] = ev
+    outputs.draws[b] = dr
     _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
     """Parallel twin of :func:`run_blocks_serial`: one block per iteration, any thread."""
     for b in prange(blocks.shape[0]):
-        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, outputs, err)
 
 
 @njit(cache=True, nogil=True)
-def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
     """Serial twin of :func:`run_blocks_parallel` (identical output by construction)."""
     for b in range(blocks.shape[0]):
-        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
-
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, outputs, err)
