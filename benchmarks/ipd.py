@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 
 import escalation_sim
-from escalation_sim.engines import ipd_montecarlo as mc
-from escalation_sim.engines.ipd_simpy import simulate_match
-from escalation_sim.model import ipd
+from escalation_sim.ipd import model as ipd
+from escalation_sim.ipd import montecarlo as mc
+from escalation_sim.ipd.simpy_engine import simulate_match
 
 REPO = Path(__file__).resolve().parent.parent
 RECORDS = Path(__file__).resolve().parent / "records"

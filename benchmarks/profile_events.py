@@ -32,7 +32,7 @@ from configurations import REPO, SCENARIOS, SEED, SPEED_SCENARIO
 
 import escalation_sim  # noqa: F401  (configures the Numba cache)
 from escalation_sim.engines.simpy_engine import Crisis
-from escalation_sim.io.config import load_scenario
+from escalation_sim.model.validation import load_scenario
 
 
 def category(row) -> str:
@@ -117,7 +117,7 @@ import sys, time
 import numpy as np
 import escalation_sim
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.io.config import load_scenario
+from escalation_sim.model.validation import load_scenario
 from numba.core.runtime import nrt
 s = load_scenario(sys.argv[1]); threads = int(sys.argv[2]); n = int(sys.argv[3])
 pm, cum = s.vectors()

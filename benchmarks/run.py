@@ -36,9 +36,9 @@ from numba import njit
 import escalation_sim
 from escalation_sim.engines import montecarlo as mc
 from escalation_sim.engines.simpy_engine import Crisis
-from escalation_sim.io.config import load_scenario
 from escalation_sim.model import rng
 from escalation_sim.model.constants import N_STREAMS
+from escalation_sim.model.validation import load_scenario
 
 SCHEMA = 1
 NOISY_SHARE = 0.9
@@ -399,7 +399,7 @@ MEMORY_CODE = """
 import json, resource, sys, time
 import escalation_sim
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.io.config import load_scenario
+from escalation_sim.model.validation import load_scenario
 
 def rss_kib():
     with open("/proc/self/status") as fh:

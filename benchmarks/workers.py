@@ -26,9 +26,11 @@ import numpy as np
 
 import escalation_sim  # noqa: F401  (configures the kernel cache)
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.experiments.executors import DaskExecutor, LocalExecutor
-from escalation_sim.experiments.runner import RunSettings, run_experiment
-from escalation_sim.io.config import Cell, Experiment, load_scenario
+from escalation_sim.model.validation import load_scenario
+from escalation_sim.pipeline.experiment import Cell, Experiment
+from escalation_sim.pipeline.schedule import run_cells
+from escalation_sim.pipeline.settings import RunSettings
+from escalation_sim.scale.executors import DaskExecutor, LocalExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "experiments" / "extended-deterrence.toml"
@@ -53,7 +55,7 @@ def _time_runner(executor, n: int, block: int, threads: int, repeats: int) -> li
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        run_experiment(exp, RunSettings(n, 1, block, threads), executor=executor)
+        run_cells([c.scenario for c in exp.cells], RunSettings(n, 1, block, threads), executor=executor)
         out.append(n / (time.perf_counter() - t0))
     return out
 

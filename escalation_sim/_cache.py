@@ -16,11 +16,11 @@ import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-_COMPILED = ("model", "engines")
+_COMPILED = ("model", "engines", "ipd")
 
 
 def source_hash() -> str:
-    """Short SHA-256 of the sources of the compiled code (``model/``, ``engines/``)."""
+    """Short SHA-256 of the sources of the compiled code (``model/``, ``engines/``, ``ipd/``)."""
     h = hashlib.sha256()
     for sub in _COMPILED:
         for f in sorted((_PACKAGE / sub).glob("*.py")):

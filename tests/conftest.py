@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from escalation_sim.io.config import load_scenario
 from escalation_sim.model.scenario import Scenario
+from escalation_sim.model.validation import load_scenario
 
 settings.register_profile("ci", max_examples=30, deadline=None)
 settings.load_profile("ci")

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from escalation_sim.analysis.ally_decay import hook_replications, observation_scenario
 from escalation_sim.cli import main
 from escalation_sim.engines.simpy_engine import simulate
-from escalation_sim.experiments.ally_decay import hook_replications, observation_scenario
-from escalation_sim.io.config import load_scenario
+from escalation_sim.model.validation import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENDED = str(ROOT / "experiments" / "extended-deterrence.toml")

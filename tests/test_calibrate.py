@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from escalation_sim.analysis.calibrate import calibrate, shares
 from escalation_sim.cli import main
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.experiments.calibrate import calibrate, shares
-from escalation_sim.experiments.stats import wilson
-from escalation_sim.io.config import load_scenario
+from escalation_sim.model.validation import load_scenario
+from escalation_sim.stats import wilson
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRECT = ROOT / "experiments" / "direct-deterrence.toml"

@@ -205,7 +205,7 @@ def test_replay_from_results_is_the_same_crisis_as_in_the_run(runner, tmp_path):
     """simulate --from DIR --cell K --replication R replays replication R of cell K: its SimPy final
     state equals the compiled engine's for that cell's scenario and the run's seed."""
     from escalation_sim.engines.montecarlo import final_states
-    from escalation_sim.io.config import load_experiment
+    from escalation_sim.pipeline.experiment import load_experiment
 
     exp_path = _experiment(tmp_path)
     out = tmp_path / "run"

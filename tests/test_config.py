@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import DIRECT_TOML, EXTENDED_TOML
 
-from escalation_sim.io.config import ConfigError, load_experiment, load_scenario
+from escalation_sim.errors import ConfigError
 from escalation_sim.model import params
 from escalation_sim.model.scenario import Mix, Scenario
+from escalation_sim.model.validation import load_scenario
+from escalation_sim.pipeline.experiment import load_experiment
 
 
 def write(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from escalation_sim.cli import main
-from escalation_sim.io.config import load_experiment
+from escalation_sim.pipeline.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p for p in (ROOT / "experiments").glob("*.toml") if "[experiment]" in p.read_text())

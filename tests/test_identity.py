@@ -15,8 +15,8 @@ import pytest
 
 from escalation_sim.engines.montecarlo import final_states
 from escalation_sim.engines.simpy_engine import Crisis
-from escalation_sim.io.config import load_scenario, scenario_from_mapping
 from escalation_sim.model.params import ALLY_INSTRUMENTS, CHALLENGER_STRATEGIES, DEFENDER_STRATEGY_NAMES
+from escalation_sim.model.validation import load_scenario, scenario_from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "experiments").glob("*deterrence.toml"))

@@ -31,11 +31,12 @@ import pytest
 from click.testing import CliRunner
 
 from escalation_sim.cli import main
-from escalation_sim.engines import ipd_montecarlo as mc
-from escalation_sim.engines.ipd_simpy import simulate_match
-from escalation_sim.io.config import ConfigError, load_experiment
-from escalation_sim.io.ipd_config import load_ipd_scenario
-from escalation_sim.model import ipd
+from escalation_sim.errors import ConfigError
+from escalation_sim.ipd import model as ipd
+from escalation_sim.ipd import montecarlo as mc
+from escalation_sim.ipd.config import load_ipd_scenario
+from escalation_sim.ipd.simpy_engine import simulate_match
+from escalation_sim.pipeline.experiment import load_experiment
 
 Z = 4.0
 NAMES = ipd.IPD_STRATEGY_NAMES

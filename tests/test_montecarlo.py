@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.io.config import load_scenario
 from escalation_sim.model.constants import OUTCOME_NAMES
+from escalation_sim.model.validation import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_one_and_two_threads_and_any_chunking_bit_identical(extended):
     b = mc.run_cell(extended, 6000, 4, block_size=500, threads=2, chunk_blocks=5)
     np.testing.assert_array_equal(a.counts, b.counts)
     np.testing.assert_array_equal(a.hist, b.hist)
-    assert a.duration_sum == b.duration_sum and a.duration_sumsq == b.duration_sumsq
+    assert a.dur_sum == b.dur_sum and a.dur_sumsq == b.dur_sumsq
 
 
 def test_block_results_match_per_replication_states(extended):
@@ -50,7 +50,7 @@ def test_block_results_match_per_replication_states(extended):
             expected = int(((states[:, 0] == k) & (states[:, 3] == need)).sum())
             assert tot.counts[need, k] == expected
     crises = states[states[:, 0] != 0]
-    assert tot.duration_sum == pytest.approx(crises[:, 1].sum(), rel=1e-12)
+    assert tot.dur_sum == pytest.approx(crises[:, 1].sum(), rel=1e-12)
 
 
 def test_different_seeds_differ(extended):
@@ -65,7 +65,7 @@ def test_extending_a_cell_equals_running_it_at_once(extended):
     mc.run_cell(extended, 2000, 3, block_size=250, totals=tot)
     once = mc.run_cell(extended, 2000, 3, block_size=250)
     np.testing.assert_array_equal(tot.counts, once.counts)
-    assert tot.duration_sum == once.duration_sum
+    assert tot.dur_sum == once.dur_sum
 
 
 def test_partial_last_block_cannot_be_extended(extended):

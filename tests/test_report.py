@@ -1,4 +1,4 @@
-"""Figures and report.md of a run (escalation_sim.experiments.report), from a real CLI run."""
+"""Figures and report.md of a run (escalation_sim.report.run_report), from a real CLI run."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from escalation_sim.cli import main
-from escalation_sim.experiments.report import display_labels, short_labels, write_report
+from escalation_sim.report.run_report import display_labels, short_labels, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENDED = ROOT / "experiments" / "extended-deterrence.toml"

@@ -228,13 +228,15 @@ def test_dask_local_cluster_bit_identical_to_serial(tmp_path, reference):
 
 @pytest.mark.slow
 def test_dask_worker_killed_mid_run_loses_and_double_counts_nothing(tmp_path):
-    from escalation_sim.experiments.executors import DaskExecutor
-    from escalation_sim.experiments.runner import RunSettings, make_tasks
-    from escalation_sim.io.config import load_experiment
+    from escalation_sim.pipeline.experiment import load_experiment
+    from escalation_sim.pipeline.schedule import make_tasks
+    from escalation_sim.pipeline.settings import RunSettings
+    from escalation_sim.scale.executors import DaskExecutor
 
     exp = load_experiment(_experiment(tmp_path, reps=40_000))
     settings = RunSettings(replications=40_000, seed=5, block_size=250, threads=1)
-    tasks = make_tasks(exp, [mc.CellTotals() for _ in exp.cells], 40_000, settings, (0, 1), chunk=4)
+    cells = [c.scenario for c in exp.cells]
+    tasks = make_tasks(cells, [mc.CellTotals() for _ in cells], 40_000, settings, chunk=4)
     ex = DaskExecutor(None, workers=2)
     try:
         gen = ex.run(tasks)
@@ -253,13 +255,13 @@ def test_dask_worker_killed_mid_run_loses_and_double_counts_nothing(tmp_path):
     for c, tot in zip(exp.cells, totals, strict=True):
         ref = mc.run_cell(c.scenario, 40_000, 5, 250, threads=1)
         np.testing.assert_array_equal(tot.counts, ref.counts)
-        assert tot.duration_sum == ref.duration_sum
+        assert tot.dur_sum == ref.dur_sum
 
 
 @pytest.mark.slow
 def test_dask_worker_that_joins_later_is_warmed_up_before_taking_tasks():
     """Adaptive and jobqueue clusters add workers mid-run: each must load the kernels on start."""
-    from escalation_sim.experiments.executors import DaskExecutor
+    from escalation_sim.scale.executors import DaskExecutor
 
     ex = DaskExecutor(None, workers=1)
     try:
@@ -282,8 +284,8 @@ def test_a_block_counted_twice_is_an_error_naming_its_cell():
     """Two checkpoint rows for the same block of a cell must never be added up silently."""
     import pandas as pd
 
-    from escalation_sim.io import blocks as io_blocks
-    from escalation_sim.io.config import load_scenario
+    from escalation_sim.model.validation import load_scenario
+    from escalation_sim.scale import blocks as io_blocks
 
     s = load_scenario(Path(__file__).resolve().parents[1] / "experiments" / "direct-deterrence.toml")
     p_mixes, mix_cum = s.vectors()

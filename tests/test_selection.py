@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from escalation_sim.analysis.selection import newcombe_difference, selection_effects
 from escalation_sim.cli import main
-from escalation_sim.experiments.selection import newcombe_difference, selection_effects
 
 ROOT = Path(__file__).resolve().parents[1]
 

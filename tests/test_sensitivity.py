@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from escalation_sim.analysis.sensitivity import sobol
 from escalation_sim.cli import main
-from escalation_sim.experiments.sensitivity import sobol
-from escalation_sim.io.config import load_scenario
+from escalation_sim.model.validation import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRECT = ROOT / "experiments" / "direct-deterrence.toml"

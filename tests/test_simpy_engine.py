@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from escalation_sim.engines.simpy_engine import TRACE_COLUMNS, Crisis, simulate
-from escalation_sim.io.config import load_scenario
 from escalation_sim.model import params, strategies
 from escalation_sim.model.constants import (
     ACTOR_NAMES,
@@ -23,6 +22,7 @@ from escalation_sim.model.constants import (
     X_OUTCOME,
     X_PROLIF_TIME,
 )
+from escalation_sim.model.validation import load_scenario
 
 TERMINAL = {
     "no_challenge": {"no_challenge"},

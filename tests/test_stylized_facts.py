@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.experiments.stats import wilson
 from escalation_sim.model.constants import (
     CHALLENGER_BACKS_DOWN,
     DEFENDER_CONCEDES,
@@ -22,6 +21,7 @@ from escalation_sim.model.constants import (
     WAR_MISCALCULATION,
 )
 from escalation_sim.model.scenario import Scenario
+from escalation_sim.stats import wilson
 
 N = 100_000
 SEED = 7

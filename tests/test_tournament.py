@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from escalation_sim.analysis import batch
+from escalation_sim.analysis.tournament import ranking
 from escalation_sim.cli import main
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.experiments import batch
-from escalation_sim.experiments.tournament import ranking
-from escalation_sim.io.config import load_experiment, load_scenario
+from escalation_sim.model.validation import load_scenario
+from escalation_sim.pipeline.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "experiments" / "direct-deterrence.toml"

@@ -26,7 +26,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ..model import rules
+from ..model import measures, rules
 from ..model.decision import SCRATCH_SIZE
 from ..model.constants import (
     INFO_FIELDS,
@@ -43,10 +43,14 @@ from ..model.constants import (
     OUT_FIELDS,
     PRIORITY_BASE,
     STATE_SIZE,
+    WAR_OUTCOME,
+    X_C_TYPE,
     X_CHALLENGE_TIME,
     X_END_TIME,
     X_ERROR,
     X_EVENTS,
+    X_FINAL_TERMS,
+    X_INADVERTENT,
     X_NEED,
     X_OUTCOME,
     X_PROLIFERATED,
@@ -327,23 +331,35 @@ def final_states(p_mixes, mix_cum, seed, reps, twin, states, errors):
 
 
 # --- Monte Carlo blocks -------------------------------------------------------
-# Per block b (row b of every output): counts[b, need, outcome], prolif[b, need],
-# dur_sum[b], dur_sumsq[b] (over challenged crises), hist[b, bin] (durations of
-# challenged crises), events[b], draws[b], err[b].
+# ``outputs`` is the bundle of outputs (escalation_sim.engines.outputs.Arrays, where each
+# measure is declared); block b fills row b of every array. err[b] > 0: a replication
+# overflowed the workspace or met an unknown strategy code.
 @njit(cache=True, nogil=True)
-def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
-    """Run the replications of ``block`` and aggregate them into row ``b`` of the outputs."""
+def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, outputs, err):
+    """Run the replications of ``block`` and aggregate them into row ``b`` of ``outputs``.
+
+    Every replication that ends in war is run again as its complete-information
+    twin (same streams, each side knowing the other's type): the war is by
+    miscalculation if the twin has no war.
+    """
     o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws = _workspace()
     st, keys, ctr, msgs = _borrow(o_st), _borrow(o_keys), _borrow(o_ctr), _borrow(o_msgs)
     ht, w, out, info, ws = _borrow(o_ht), _borrow(o_w), _borrow(o_out), _borrow(o_info), _borrow(o_ws)
     pm = _borrow(p_mixes)
+    counts, by_type, hist, chist = outputs.counts, outputs.by_type, outputs.hist, outputs.challenge_hist
     n_bins = hist.shape[1]
+    q0 = pm[0, rules.Q0]
     first = block * block_size
     last = min(first + block_size, n_total)
-    s1 = 0.0
-    s2 = 0.0
+    d1 = 0.0
+    d2 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    terms = 0.0
+    gain = 0.0
     ev = 0
     dr = 0
+    twins = 0
     for rep in range(first, last):
         e = simulate_one(pm, mix_cum, seed, rep, 0, st, keys, ctr, msgs, ht, w, out, info, ws)
         if e != 0:
@@ -352,34 +368,58 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
         need = int(st[X_NEED])
         outcome = int(st[X_OUTCOME])
         counts[b, need, outcome] += 1
+        by_type[b, int(st[X_C_TYPE]), outcome] += 1
         if st[X_PROLIFERATED] > 0.0:
-            prolif[b, need] += 1
-        if outcome != NO_CHALLENGE:
-            d = st[X_END_TIME] - st[X_CHALLENGE_TIME]
-            s1 += d
-            s2 += d * d
-            k = int(d / bin_width)
-            hist[b, min(k, n_bins - 1)] += 1
+            outputs.prolif[b, need] += 1
+        terms += st[X_FINAL_TERMS]
         ev += int(st[X_EVENTS])
         for s in range(N_STREAMS):
             dr += ctr[s]
-    dur_sum[b] = s1
-    dur_sumsq[b] = s2
-    events[b] = ev
-    draws[b] = dr
+        if measures.is_crisis(st):
+            gain += st[X_FINAL_TERMS] - q0
+            ct = st[X_CHALLENGE_TIME]
+            c1 += ct
+            c2 += ct * ct
+            chist[b, min(int(ct / bin_width), n_bins - 1)] += 1
+            d = st[X_END_TIME] - ct
+            d1 += d
+            d2 += d * d
+            hist[b, min(int(d / bin_width), n_bins - 1)] += 1
+            outputs.violence[b, need, measures.violence(st)] += 1
+            outputs.hostility[b, need, measures.hostility(st)] += 1
+            outputs.actor[b, need, measures.actor_outcome(st, 0)] += 1
+            outputs.actor[b, need, measures.actor_outcome(st, 1)] += 1
+        if outcome == WAR_OUTCOME:
+            if st[X_INADVERTENT] > 0.0:
+                outputs.war_inadvertent[b, need] += 1
+            e = simulate_one(pm, mix_cum, seed, rep, 1, st, keys, ctr, msgs, ht, w, out, info, ws)
+            if e != 0:
+                err[b] = e
+                break
+            twins += 1
+            if int(st[X_OUTCOME]) != WAR_OUTCOME:
+                outputs.war_miscalculation[b, need] += 1
+    outputs.dur_sum[b] = d1
+    outputs.dur_sumsq[b] = d2
+    outputs.challenge_sum[b] = c1
+    outputs.challenge_sumsq[b] = c2
+    outputs.terms_sum[b] = terms
+    outputs.gain_sum[b] = gain
+    outputs.events[b] = ev
+    outputs.draws[b] = dr
+    outputs.twin_runs[b] = twins
     _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
     """Parallel twin of :func:`run_blocks_serial`: one block per iteration, any thread."""
     for b in prange(blocks.shape[0]):
-        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, outputs, err)
 
 
 @njit(cache=True, nogil=True)
-def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err):
+def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
     """Serial twin of :func:`run_blocks_parallel` (identical output by construction)."""
     for b in range(blocks.shape[0]):
-        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, counts, prolif, dur_sum, dur_sumsq, hist, events, draws, err)
-
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, outputs, err)

@@ -11,93 +11,31 @@ seed gives bit-identical results with any number of threads, any chunking and
 any split into shards.
 
 No array grows with the number of replications: outputs are per block of the
-current chunk, folded into a :class:`CellTotals` as they come.
+current chunk, folded into a :class:`CellTotals` as they come. What a block
+outputs is declared once, in :mod:`escalation_sim.engines.outputs`.
+
+Commands do not call this module's :func:`run_cell`: they go through the one
+scheduling path, :mod:`escalation_sim.pipeline.schedule` (executors, shards,
+checkpoints). :func:`run_cell` is the engine's own loop, for tests and notebooks.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
-from ..model.constants import N_OUTCOMES, STATE_SIZE
+from ..model.constants import STATE_SIZE
 from ..model.scenario import Scenario
 from . import _kernel
+from .outputs import N_BINS, BlockResults, CellTotals
 
-N_BINS = 1000  # duration histogram bins over [0, horizon]
+__all__ = ["DEFAULT_BLOCK", "GENERATOR", "N_BINS", "BlockResults", "CellTotals", "final_states", "max_threads",
+           "n_blocks", "run_blocks", "run_cell", "warm_up"]
+
 DEFAULT_BLOCK = 4096
 GENERATOR = "splitmix64 counter-based streams keyed by (seed, replication, stream); 10 streams per replication"
-
-
-@dataclass
-class BlockResults:
-    """Aggregates of a set of blocks, one row per block (kernel output)."""
-
-    blocks: np.ndarray
-    counts: np.ndarray  # (nb, 2, N_OUTCOMES): motive (0 opportunity, 1 need) x outcome
-    prolif: np.ndarray  # (nb, 2)
-    dur_sum: np.ndarray  # (nb,)
-    dur_sumsq: np.ndarray  # (nb,)
-    hist: np.ndarray  # (nb, N_BINS)
-    events: np.ndarray  # (nb,)
-    draws: np.ndarray  # (nb,)
-
-    @classmethod
-    def empty(cls, blocks: np.ndarray, n_bins: int = N_BINS) -> BlockResults:
-        nb = blocks.shape[0]
-        return cls(
-            blocks=blocks,
-            counts=np.zeros((nb, 2, N_OUTCOMES), dtype=np.int64),
-            prolif=np.zeros((nb, 2), dtype=np.int64),
-            dur_sum=np.zeros(nb),
-            dur_sumsq=np.zeros(nb),
-            hist=np.zeros((nb, n_bins), dtype=np.int64),
-            events=np.zeros(nb, dtype=np.int64),
-            draws=np.zeros(nb, dtype=np.int64),
-        )
-
-
-@dataclass
-class CellTotals:
-    """Running totals of one cell; combine blocks in any order, get the same numbers."""
-
-    counts: np.ndarray = field(default_factory=lambda: np.zeros((2, N_OUTCOMES), dtype=np.int64))
-    prolif: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=np.int64))
-    hist: np.ndarray = field(default_factory=lambda: np.zeros(N_BINS, dtype=np.int64))
-    dur_sums: list = field(default_factory=list)
-    dur_sumsqs: list = field(default_factory=list)
-    events: int = 0
-    draws: int = 0
-    blocks_done: set = field(default_factory=set)
-
-    def add(self, res: BlockResults) -> None:
-        """Fold in a set of blocks (each block at most once)."""
-        for b in res.blocks.tolist():
-            if b in self.blocks_done:
-                raise ValueError(f"block {b} counted twice")
-            self.blocks_done.add(b)
-        self.counts += res.counts.sum(axis=0)
-        self.prolif += res.prolif.sum(axis=0)
-        self.hist += res.hist.sum(axis=0)
-        self.dur_sums.extend(res.dur_sum.tolist())
-        self.dur_sumsqs.extend(res.dur_sumsq.tolist())
-        self.events += int(res.events.sum())
-        self.draws += int(res.draws.sum())
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def duration_sum(self) -> float:
-        return math.fsum(self.dur_sums)
-
-    @property
-    def duration_sumsq(self) -> float:
-        return math.fsum(self.dur_sumsqs)
 
 
 def n_blocks(replications: int, block_size: int) -> int:
@@ -166,13 +104,7 @@ def run_blocks(
         np.int64(block_size),
         np.int64(n_total),
         bin_width,
-        res.counts,
-        res.prolif,
-        res.dur_sum,
-        res.dur_sumsq,
-        res.hist,
-        res.events,
-        res.draws,
+        res.arrays,
         err,
     )
     if parallel:

@@ -54,7 +54,7 @@ class Scenario:
         population : list of (weight, list of str), optional
             Several mixes drawn per replication, instead of ``strategies``.
         """
-        from ..io.config import scenario_from_mapping
+        from .validation import scenario_from_mapping
 
         data: dict = {}
         for key, val in (values or {}).items():

@@ -69,6 +69,9 @@ class Strategy:
         whether it draws random numbers itself, needs an ally, acts on both
         sides, sends moves whose likelihood differs by the sender's type, moves
         the stake.
+    parameters : tuple of str
+        The parameters only this strategy reads (its effect sizes): an analysis
+        of mixes without it holds them fixed.
     """
 
     name: str
@@ -79,6 +82,7 @@ class Strategy:
     mechanism: str
     references: tuple[str, ...]
     classifier: dict = field(default_factory=dict)
+    parameters: tuple[str, ...] = ()
 
 
 def _c(stochastic=False, needs_ally=False, bilateral=False, signals_type=False, changes_stake=False):
@@ -95,7 +99,7 @@ STRATEGIES: tuple[Strategy, ...] = (
         "and incidents once the challenger's forces are out) and its leader is committed from t = 0 (audience "
         "cost of yielding). The challenger knows the posture, so it enters every expected value it computes, "
         "at challenge opportunities too: it changes the hazard of a challenge.",
-        ("lebow_stein_1990", "morgan_1977", "huth_1988"), _c(),
+        ("lebow_stein_1990", "morgan_1977", "huth_1988"), _c(), ("effects.general_deterrence_readiness",),
     ),
     Strategy(
         "immediate_deterrence", DEFENDER, "deterrence", "response",
@@ -118,7 +122,7 @@ STRATEGIES: tuple[Strategy, ...] = (
         "Tit for tat that answers an escalation with an offer with probability defender.generosity.",
         "As tit_for_tat, but when it would have to escalate it draws once: with probability generosity the "
         "cooperative menu (offer, accept) is used instead, which breaks echoes of misperception.",
-        ("molander_1985", "nowak_sigmund_1992", "axelrod_1984"), _c(stochastic=True),
+        ("molander_1985", "nowak_sigmund_1992", "axelrod_1984"), _c(stochastic=True), ("defender.generosity",),
     ),
     Strategy(
         "reciprocal_concessions", DEFENDER, "general reassurance", "response",
@@ -137,7 +141,7 @@ STRATEGIES: tuple[Strategy, ...] = (
         "defender's intention: a transfer costs a greedy defender more than a security seeker (Kydd 2005), so "
         "under dispositional attribution it is evidence of benign intent. Combines with any response rule "
         "(Osgood kept deterrence).",
-        ("osgood_1962", "lebow_stein_1990", "kydd_2005", "larson_1987"), _c(signals_type=True, changes_stake=True),
+        ("osgood_1962", "lebow_stein_1990", "kydd_2005", "larson_1987"), _c(signals_type=True, changes_stake=True), ("defender.grit_steps", "defender.grit_transfer", "defender.grit_interval"),
     ),
     # --- immediate reassurance ----------------------------------------------------------------
     Strategy(
@@ -147,7 +151,7 @@ STRATEGIES: tuple[Strategy, ...] = (
         "mobilization: less strength in war, fewer incidents), and each of its public moves adds "
         "1 - effects.restraint_pressure_cut as much pressure to the challenger's audience, so backing down "
         "costs the challenger's leader less.",
-        ("lebow_stein_1990", "stein_1991"), _c(),
+        ("lebow_stein_1990", "stein_1991"), _c(), ("effects.restraint_pressure_cut",),
     ),
     Strategy(
         "norms_of_competition", DEFENDER, "immediate reassurance", "modifier",
@@ -156,7 +160,7 @@ STRATEGIES: tuple[Strategy, ...] = (
         "effects.norms_accuracy (less uncertainty); the defender's moves are misread "
         "1 - effects.norms_misperception_cut as often; incidents are recognised as incidents with probability "
         "effects.norms_clarify.",
-        ("lebow_stein_1990", "george_1983"), _c(),
+        ("lebow_stein_1990", "george_1983"), _c(), ("effects.norms_accuracy", "effects.norms_misperception_cut", "effects.norms_clarify"),
     ),
     Strategy(
         "limited_security_regime", DEFENDER, "immediate reassurance", "modifier",
@@ -165,7 +169,7 @@ STRATEGIES: tuple[Strategy, ...] = (
         "probability effects.regime_accuracy; all misperception times 1 - effects.regime_misperception_cut; "
         "delays between the adversaries times 1 - effects.regime_delay_cut; both militaries' incident rate "
         "times 1 - effects.regime_incident_cut; incidents recognised with probability effects.regime_clarify.",
-        ("lebow_stein_1990", "jervis_1982", "george_farley_dallin_1988"), _c(bilateral=True),
+        ("lebow_stein_1990", "jervis_1982", "george_farley_dallin_1988"), _c(bilateral=True), ("effects.regime_accuracy", "effects.regime_misperception_cut", "effects.regime_delay_cut", "effects.regime_incident_cut", "effects.regime_clarify"),
     ),
     # --- reassurance of allies (Poast's list) ---------------------------------------------------
     Strategy(
@@ -174,39 +178,39 @@ STRATEGIES: tuple[Strategy, ...] = (
         "The defender is committed from t = 0 (audience cost of yielding: 'no graceful way out'); one support "
         "message to the ally at t = 0 and a slower decay of the ally's confidence; not renewed. The research "
         "Poast cites finds little deterrent effect: the model adds no credibility beyond the commitment.",
-        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True),
+        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True), ("effects.tripwire_decay_cut", "effects.boost_tripwire"),
     ),
     Strategy(
         "alliance_terms", DEFENDER, "reassurance of allies", "instrument",
         "Precise alliance terms.",
         "The defender is committed from t = 0; one support message at t = 0 and a slower decay; not renewed.",
-        ("mattes_2012", "poast_2021"), _c(needs_ally=True),
+        ("mattes_2012", "poast_2021"), _c(needs_ally=True), ("effects.terms_decay_cut", "effects.boost_terms"),
     ),
     Strategy(
         "public_statement", DEFENDER, "reassurance of allies", "instrument",
         "Public statements of support, renewable.",
         "Support for the ally at t = 0 and at each renewal; while a crisis is open the challenger's audience "
         "sees it as a threat (pressure) and it commits the defender.",
-        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True),
+        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True), ("effects.boost_public_statement",),
     ),
     Strategy(
         "private_statement", DEFENDER, "reassurance of allies", "instrument",
         "Private statements of support, renewable.",
         "Support for the ally; unseen by the challenger; no commitment.",
-        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True),
+        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True), ("effects.boost_private_statement",),
     ),
     Strategy(
         "aid", DEFENDER, "reassurance of allies", "instrument",
         "Aid and cooperation agreements, renewable.",
         "Support for the ally; unseen by the challenger.",
-        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True),
+        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True), ("effects.boost_aid",),
     ),
     Strategy(
         "exercises", DEFENDER, "reassurance of allies", "instrument",
         "Joint military exercises, renewable.",
         "Support for the ally; while a crisis is open the challenger's audience sees it as a show of force "
         "(pressure).",
-        ("poast_2021", "jervis_1976"), _c(needs_ally=True),
+        ("poast_2021", "jervis_1976"), _c(needs_ally=True), ("effects.boost_exercises",),
     ),
     # --- challenger styles ----------------------------------------------------------------------
     Strategy(

@@ -1,0 +1,456 @@
+"""Reassurance over time: the ally's confidence when reassurance is one-off or renewed.
+
+"Reassurance is a process, not an objective" (the Poast thread in
+``shared/seeds``): in the model the ally's confidence in the defender's
+guarantee decays at ``ally.decay`` per day (less with a tripwire or precise
+alliance terms) unless the defender renews its statements, aid or exercises
+every ``defender.renewal_interval`` days (0 = one-off); each support restores
+a share of the missing confidence, each public move of the challenger removes
+a share (fear); the ally reviews its confidence every ``ally.review_interval``
+days and starts a proliferation programme when it is below
+``ally.hedge_threshold`` (``docs/model.md``, "The ally").
+
+This module follows that confidence through the SimPy reference engine.
+
+* **Observation pass.** The engine records the ally's confidence at its
+  reviews (the trace's ``value``), so the crises are run again with
+  ``ally.review_interval`` set to an observation step (1 day by default).
+  That changes nothing else: the ally's leader never draws random numbers,
+  and its confidence and programme never feed back into the crisis, so the
+  challenger's and defender's moves, the supports and the fear they carry are
+  the same, and confidence at any time is the same number (the tests check it
+  against the scenario's own reviews, replication by replication). Only the
+  hedging decisions of this pass are meaningless, and they are not used.
+* **Actual pass** (command ``ally-decay``): the scenario as it is, for the
+  share of allies with a proliferation programme under way and the share that
+  have proliferated by each day.
+
+At each observed day the mean confidence over replications gets a 95% normal
+interval (``mean +- 1.96 sd / sqrt(n)``: the replications are independent and
+confidence is bounded in [0, 1], so a few hundred of them give a
+near-normal mean). Every renewal interval is run on replications ``0 .. n-1``
+of the same seed (common random numbers): the lines differ only by the
+renewal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..engines.simpy_engine import simulate
+from ..errors import ConfigError, OptionError
+from ..io.files import atomic_write_bytes, prepare_run_dir, write_table
+from ..io.manifest import MANIFEST, Manifest
+from ..io.provenance import now_iso
+from ..model.scenario import Scenario
+from ..pipeline.experiment import experiment_from_manifest
+from ..report.figures import write_figure
+from ..stats import Z95, wilson
+
+#: Days between observations of confidence (the observation pass's review interval).
+OBSERVE_STEP = 1.0
+#: Crises per cell for the figure of an experiment with ``analysis = "ally_decay"``: 1% of the run's
+#: replications, at least ``HOOK_MIN`` (or all of them, if fewer) and at most ``HOOK_REPLICATIONS``.
+HOOK_REPLICATIONS = 200
+HOOK_MIN = 20
+#: Observation step of that figure (days).
+HOOK_STEP = 2.0
+
+
+def observation_scenario(scen: Scenario, step: float) -> Scenario:
+    """``scen`` with the ally reviewing (and so recording) its confidence every ``step`` days."""
+    if not step > 0 or scen.value("crisis.horizon") / step > 1e6:
+        raise ValueError(f"observation step {step!r}: allowed: > 0 days and at most 1e6 steps within the horizon")
+    return scen.with_values({"ally.review_interval": float(step)})
+
+
+def _review_values(trace: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    rows = trace[(trace["actor"] == "ally.leader") & (trace["message"] == "review")]
+    return rows["time"].to_numpy(dtype=float), rows["value"].to_numpy(dtype=float)
+
+
+def confidence_series(scen: Scenario, seed: int, replications: int, step: float = OBSERVE_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """The ally's confidence at days ``0, step, 2 step, ...`` in each replication.
+
+    Returns
+    -------
+    (times, values) : ndarray, ndarray of shape (replications, len(times))
+        Day 0 is ``ally.initial_confidence`` (the stored value at the start).
+    """
+    obs = observation_scenario(scen, step)
+    c0 = scen.value("ally.initial_confidence")
+    times = None
+    values = []
+    for rep in range(replications):
+        t, v = _review_values(simulate(obs, seed, rep).trace)
+        if times is None:
+            times = t
+        elif len(t) != len(times) or not np.allclose(t, times, rtol=0, atol=1e-9):
+            raise RuntimeError("review times differ between replications")  # pragma: no cover - the clock is fixed
+        values.append(np.concatenate([[c0], v]))
+    times = np.concatenate([[0.0], times if times is not None else []])
+    return times, np.array(values).reshape(replications, len(times))
+
+
+def programme_status(scen: Scenario, seed: int, replications: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Share of allies with a programme under way, and share proliferated, at each of ``times`` (actual pass).
+
+    Also returns the confidence the scenario's own reviews recorded, per
+    replication (``{replication: (times, values)}``), for checks.
+    """
+    under_way = np.zeros((replications, len(times)), dtype=bool)
+    done = np.zeros((replications, len(times)), dtype=bool)
+    reviews = {}
+    for rep in range(replications):
+        tr = simulate(scen, seed, rep).trace
+        reviews[rep] = _review_values(tr)
+        ev = tr[tr["event"].isin(("hedge_start", "hedge_stop", "proliferate"))]
+        state = np.zeros(len(times), dtype=np.int8)  # 0 none, 1 under way, 2 proliferated
+        for t, e in zip(ev["time"], ev["event"], strict=True):
+            later = times >= t
+            if e == "proliferate":
+                state[later] = 2
+            elif e == "hedge_start":
+                state[later & (state != 2)] = 1
+            else:
+                state[later & (state != 2)] = 0
+        under_way[rep] = state == 1
+        done[rep] = state == 2
+    return under_way.mean(axis=0), done.mean(axis=0), reviews
+
+
+def _summary(times: np.ndarray, values: np.ndarray) -> dict[str, np.ndarray]:
+    n = values.shape[0]
+    mean = values.mean(axis=0)
+    sd = values.std(axis=0, ddof=1) if n > 1 else np.zeros_like(mean)
+    half = Z95 * sd / math.sqrt(n)
+    return {"time": times, "n": np.full(len(times), n), "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def confidence_paths(make: Callable[[float], Scenario], renewals: Sequence[float], replications: int, seed: int,
+                     step: float = OBSERVE_STEP, status: bool = True) -> pd.DataFrame:
+    """Mean ally confidence over time, with 95% intervals, for each renewal interval.
+
+    Parameters
+    ----------
+    make : callable
+        ``make(renewal) -> Scenario``: the scenario (with an ally) at that renewal interval.
+    renewals : sequence of float
+        Renewal intervals in days (0 = one-off reassurance).
+    replications : int
+        Crises per renewal interval (replications ``0 .. replications - 1`` of ``seed``).
+    seed : int
+        Seed; every interval sees the same challengers (common random numbers).
+    step : float
+        Days between observations.
+    status : bool
+        Also run the scenario as it is for the programme shares (columns
+        ``p_programme``, ``p_proliferated``, ``review_check``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``renewal, time, n, mean, sd, ci_low, ci_high`` (and with
+        ``status``: ``p_programme`` = share with a programme under way,
+        ``p_proliferated`` = share proliferated by then, ``review_check`` =
+        largest difference between this pass's confidence and the scenario's
+        own reviews at the same days, over all replications: 0 up to rounding).
+    """
+    frames = []
+    for renewal in renewals:
+        scen = make(renewal)
+        times, values = confidence_series(scen, seed, replications, step)
+        df = pd.DataFrame(_summary(times, values))
+        df.insert(0, "renewal", float(renewal))
+        if status:
+            prog, prolif, reviews = programme_status(scen, seed, replications, times)
+            df["p_programme"] = prog
+            df["p_proliferated"] = prolif
+            worst = 0.0
+            for rep, (rt, rv) in reviews.items():
+                idx = np.searchsorted(times, rt - 1e-9)
+                ok = (idx < len(times)) & (np.abs(times[np.minimum(idx, len(times) - 1)] - rt) < 1e-9)
+                if ok.any():
+                    worst = max(worst, float(np.max(np.abs(values[rep, idx[ok]] - rv[ok]))))
+            df["review_check"] = worst
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def renewal_label(r: float) -> str:
+    """``one-off (no renewal)`` or ``renewed every N days``."""
+    return "one-off (no renewal)" if r == 0 else f"renewed every {r:g} days"
+
+
+STYLES = ["-", "--", ":", "-."]
+
+
+def _confidence_axes(ax, paths: pd.DataFrame, threshold: float, legend: bool = True, solid: bool = False) -> None:
+    for i, (r, g) in enumerate(paths.groupby("renewal", sort=True)):
+        # lines that coincide stay visible: each one thinner than the one before; small panels get solid lines
+        # (dashes on a saw-tooth read as extra teeth)
+        ls, lw = ("-", 3.2 - 0.9 * (i % 4)) if solid else (STYLES[i % len(STYLES)], 2.6 - 0.5 * (i % 4))
+        (line,) = ax.plot(g["time"], g["mean"], ls=ls, lw=lw, color=f"C{i}", label=renewal_label(r) if legend else None)
+        ax.fill_between(g["time"], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.25, lw=0)
+    ax.axhline(threshold, color="black", ls="--", lw=1,
+               label=f"hedging threshold ({threshold:g})" if legend else None)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+
+
+def ally_decay_figure(paths: pd.DataFrame, out_dir: Path, threshold: float, title: str) -> list[Path]:
+    """Confidence (mean, 95% band), share with a programme under way and share proliferated, against time."""
+    from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
+
+    status = "p_programme" in paths
+    fig = Figure(figsize=(8.5, 8.5 if status else 5.5), layout="constrained")
+    axes = fig.subplots(3 if status else 1, 1, sharex=True, height_ratios=[3, 1.5, 1.5] if status else None)
+    ax = axes[0] if status else axes
+    _confidence_axes(ax, paths, threshold)
+    ax.set_ylabel("ally's confidence in the defender\n(mean over crises, 95% band)")
+    if status:
+        for axis, col, label in ((axes[1], "p_programme", "share of allies with\na programme under way"),
+                                 (axes[2], "p_proliferated", "share of allies\nthat proliferated")):
+            for i, (_, g) in enumerate(paths.groupby("renewal", sort=True)):
+                axis.step(g["time"], g[col], where="post", color=f"C{i}", ls=STYLES[i % len(STYLES)],
+                          lw=2.6 - 0.5 * (i % 4))
+            axis.set_ylabel(label)
+            axis.set_ylim(-0.03, 1.03)
+            axis.grid(alpha=0.3)
+    (axes[-1] if status else ax).set_xlabel("days since the crisis began")
+    fig.legend(fontsize="small", loc="outside lower center", ncols=4, frameon=False)
+    n = int(paths["n"].max())
+    half = float(((paths["ci_high"] - paths["ci_low"]) / 2).max())
+    ax.set_title(f"{title}\nreassurance is a process: {n:,} crises per line (SimPy engine, same crises in every line);\n"
+                 f"95% band of the mean: half-width at most {half:.3f}", fontsize="medium")
+    return write_figure(fig, out_dir, "ally_confidence")
+
+
+def _at_horizon(paths: pd.DataFrame) -> pd.DataFrame:
+    return paths.loc[paths.groupby("renewal")["time"].idxmax()]
+
+
+def _crossing(g: pd.DataFrame, threshold: float) -> str:
+    below = g[g["mean"] < threshold]
+    return f"day {below['time'].iloc[0]:g}" if len(below) else "never"
+
+
+def ally_decay_markdown(paths: pd.DataFrame, threshold: float, title: str, command: str) -> str:
+    """A short report: confidence at the horizon, shares with a programme and proliferated, per renewal interval."""
+    last = _at_horizon(paths)
+    day = last["time"].iloc[0]
+    status = "p_programme" in paths
+    lines = [
+        f"# {title}: reassurance over time",
+        "",
+        "Question: does a one-off reassurance of an ally decay while a renewed one holds (Poast thread: "
+        "\"reassurance is a process, not an objective\"; docs/model.md, \"The ally\")?",
+        "",
+        "Set-up: SimPy reference engine, the same crises for every line (common random numbers). Confidence is "
+        f"observed every {paths['time'].iloc[1] - paths['time'].iloc[0]:g} days by running the crises with that review "
+        "interval (nothing else changes: the ally draws no random numbers and does not feed back into the crisis); "
+        "the programme shares come from the scenario as it is. 95% normal intervals for the mean over crises.",
+        "",
+        f"| reassurance | confidence at day {day:g} [95% CI] | mean first below {threshold:g} |"
+        + (f" programme under way at day {day:g} | proliferated by day {day:g} [95% CI, Wilson] |" if status else ""),
+        "|---|---|---|" + ("---|---|" if status else ""),
+    ]
+    for (_, r), (_, g) in zip(last.iterrows(), paths.groupby("renewal", sort=True), strict=True):
+        row = (f"| {renewal_label(r['renewal'])} | {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] "
+               f"| {_crossing(g, threshold)} |")
+        if status:
+            n = int(r["n"])
+            k = round(r["p_proliferated"] * n)
+            lo, hi = wilson(k, n)
+            row += f" {r['p_programme']:.3f} | {r['p_proliferated']:.3f} [{lo:.3f}, {hi:.3f}] |"
+        lines.append(row)
+    lines += [
+        "",
+        "![ally confidence](figures/ally_confidence.png)",
+        "",
+        f"Hedging threshold: {threshold:g}. Caveats: the decay rate, the threshold and the boost of each instrument "
+        "are illustrative defaults, not estimates; the ally is passive apart from hedging, and its confidence does "
+        "not feed back into the crisis (docs/model.md, \"What the model does not capture\"). Confidence falls with "
+        "each public move of the challenger (fear), so crises that escalate pull the mean down early on.",
+        "",
+        f"Reproduce: `{command}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- the analysis hook of an experiment (analysis = "ally_decay") -------------------------------------------
+def _panel_key(values: dict, mix: str) -> tuple:
+    return (mix, tuple(sorted((k, v) for k, v in values.items() if k != "defender.renewal_interval")))
+
+
+def experiment_paths(manifest: dict, replications: int, step: float = HOOK_STEP) -> pd.DataFrame:
+    """Confidence paths of every cell of a run (from its manifest): one row per cell and observed day.
+
+    Cells that differ only in ``defender.renewal_interval`` share a ``panel``.
+    """
+    exp = experiment_from_manifest(manifest, manifest.get("experiment_file", ""))
+    panels: dict[tuple, int] = {}
+    frames = []
+    for cell in exp.cells:
+        scen = cell.scenario
+        key = _panel_key(scen.values, scen.mix_label)
+        panel = panels.setdefault(key, len(panels))
+        times, values = confidence_series(scen, int(manifest["seed"]), replications, step)
+        df = pd.DataFrame(_summary(times, values))
+        df.insert(0, "renewal", scen.value("defender.renewal_interval"))
+        df.insert(0, "defender_mix", scen.mix_label)
+        df.insert(0, "panel", panel)
+        df.insert(0, "label", cell.label)
+        df.insert(0, "cell", cell.index)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _panel_title(mix: str, width: int = 34) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(mix.replace("+", " + ").replace("_", " "), width)) or "none"
+
+
+def hook_replications(n: int) -> int:
+    """Crises per cell that the ``ally_decay`` analysis follows in a run of ``n`` replications per cell."""
+    return min(n, max(HOOK_MIN, min(HOOK_REPLICATIONS, n // 100)))
+
+
+def ally_decay_analysis(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame, manifest: dict) -> list[Path]:
+    """Extra figure, table and report section of a run whose experiment says ``analysis = "ally_decay"``.
+
+    One panel per defender mix (and any other setting that is not the renewal
+    interval), one line per renewal interval: the mean confidence over the
+    first :func:`hook_replications` replications of the run's seed (the same
+    crises as the run's first replications: both engines are identical
+    replication for replication), observed every ``HOOK_STEP`` days.
+    """
+    import sys
+
+    from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
+
+    reps = hook_replications(int(cells["n"].min()))
+    print(f"ally_decay: the ally's confidence in {len(cells)} cells x {reps} crises (SimPy engine)...", file=sys.stderr)
+    paths = experiment_paths(manifest, reps)
+    scenarios = {c.index: c.scenario for c in experiment_from_manifest(manifest, "").cells}
+    first = scenarios[min(scenarios)]
+    threshold = first.value("ally.hedge_threshold")
+    thresholds = {i: s.value("ally.hedge_threshold") for i, s in scenarios.items()}
+    n_panels = int(paths["panel"].max()) + 1
+    ncols = min(4, n_panels)
+    nrows = -(-n_panels // ncols)
+    fig = Figure(figsize=(3.4 * ncols + 0.8, 2.9 * nrows + 1.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)).ravel()
+    for p in range(n_panels):
+        g = paths[paths["panel"] == p]
+        _confidence_axes(axes[p], g, thresholds[int(g["cell"].iloc[0])], legend=(p == 0), solid=True)
+        axes[p].set_title(_panel_title(g["defender_mix"].iloc[0]), fontsize="small")
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("ally's confidence")
+    for ax in axes[(nrows - 1) * ncols:]:
+        ax.set_xlabel("day")
+    fig.legend(fontsize="small", loc="outside lower center", ncols=4, frameon=False)
+    half = float(((paths["ci_high"] - paths["ci_low"]) / 2).max())
+    fig.suptitle(f"{manifest.get('experiment', '')}: the ally's confidence over time (mean over {reps} crises, 95% band: "
+                 f"half-width at most {half:.3f})\n"
+                 f"SimPy engine, seed {manifest.get('seed')}, observed every {HOOK_STEP:g} days; below the threshold "
+                 "at a review the ally starts a proliferation programme", fontsize="medium")
+    written = write_figure(fig, out_dir, "ally_confidence")
+    table = Path(out_dir) / "ally_confidence.csv"
+    atomic_write_bytes(table, paths.to_csv(index=False).encode())
+    written.append(table)
+    report = Path(out_dir) / "report.md"
+    if report.is_file():
+        decay = first.value("ally.decay")
+        text = ally_experiment_markdown(paths, cells, outcomes, threshold, reps, decay)
+        atomic_write_bytes(report, (report.read_text() + "\n" + text).encode())
+    return written
+
+
+def ally_experiment_markdown(paths: pd.DataFrame, cells: pd.DataFrame, outcomes: pd.DataFrame, threshold: float,
+                             reps: int, decay: float = 0.0) -> str:
+    """Report section: confidence at the horizon per cell beside the run's P(ally proliferates).
+
+    ``decay`` is ``ally.decay`` (per day), for the half-life in the text.
+    """
+    last = paths.loc[paths.groupby("cell")["time"].idxmax()].set_index("cell")
+    prolif = outcomes[(outcomes["measure"] == "ally_proliferation") & (outcomes["motive"] == "all")].set_index("cell")
+    day = last["time"].iloc[0]
+    lines = [
+        "## Reassurance over time: the ally's confidence",
+        "",
+        f"Mean confidence of the ally over the run's first {reps} crises (SimPy engine, same seed; 95% normal "
+        "intervals), observed by running them with a short review interval (the ally draws no random numbers and "
+        "does not feed back into the crisis, so nothing else changes). P(ally proliferates) is the run's own "
+        "estimate over every replication (Wilson 95%).",
+        "",
+        f"| defender mix | renewal | confidence at day {day:g} [95% CI] | mean first below {threshold:g} "
+        "| P(ally proliferates) [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for cell, r in last.iterrows():
+        g = paths[paths["cell"] == cell]
+        p = prolif.loc[cell] if cell in prolif.index else None
+        pp = f"{p['p']:.4f} [{p['ci_low']:.4f}, {p['ci_high']:.4f}]" if p is not None else "-"
+        lines.append(f"| {r['defender_mix']} | {renewal_label(r['renewal'])} | {r['mean']:.3f} "
+                     f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {_crossing(g, threshold)} | {pp} |")
+    lines += [
+        "",
+        "![ally confidence](figures/ally_confidence.png)",
+        "",
+        "Reading it: statements, aid and exercises are renewable: a one-off decays at `ally.decay` per day"
+        + (f" (halving in about {math.log(2) / decay:.0f} days without a tripwire or precise terms)" if decay > 0 else "")
+        + ", a renewal holds it where the boost makes up for the decay in between (compare the renewal intervals "
+        "and the instruments' boosts). Tripwires and precise terms are sent once and are not renewed, so their "
+        "lines coincide; they cut the decay rate instead. Caveat: decay, boosts and threshold are illustrative "
+        "defaults, not estimates.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ally_decay_command(scenario_file, make: Callable[[float], Scenario], renewals: Sequence[float], mix: list[str],
+                       renewal_text: str, replications: int, seed: int, step: float, out: Path | None, force: bool,
+                       log=print) -> tuple[Path, pd.DataFrame]:
+    """``escalation-sim ally-decay``: confidence paths per renewal interval, with their table, figure, report, manifest.
+
+    ``make(renewal)`` builds the scenario (with an ally) at that renewal interval. Writes to ``out`` [default:
+    ``results/ally-decay/<scenario>-seed<seed>``], which must be empty unless ``force``. Returns the directory
+    and the paths (:func:`confidence_paths`).
+    """
+    scenario_file = Path(scenario_file)
+    base = make(renewals[0])
+    if not base.value("ally.present"):
+        raise ConfigError(str(scenario_file), "ally.present", "this scenario has no ally; allowed: a scenario with an "
+                          "ally (e.g. experiments/extended-deterrence.toml)")
+    if base.value("crisis.horizon") / step > 1e6:
+        raise OptionError(f"--step {step:g}: allowed: at most 1e6 observations within the horizon "
+                          f"({base.value('crisis.horizon'):g} days)")
+    out_dir = out or Path("results") / "ally-decay" / f"{scenario_file.stem}-seed{seed}"
+    prepare_run_dir(out_dir, force)
+    start = now_iso()
+    log(f"ally-decay: {len(renewals)} renewal intervals x {replications} crises (SimPy engine) -> {out_dir}")
+    paths = confidence_paths(make, renewals, replications, seed, step=step)
+    threshold = base.value("ally.hedge_threshold")
+    title = f"{scenario_file.stem}, defender: {' + '.join(mix)}"
+    files = write_table(paths, out_dir, "ally_confidence")
+    files += ally_decay_figure(paths, out_dir, threshold, title)
+    command = (f"escalation-sim ally-decay {scenario_file} --renewal {renewal_text} "
+               + " ".join(f"-d {m}" for m in mix) + f" -n {replications} --seed {seed} --step {step:g}")
+    report = out_dir / "report.md"
+    atomic_write_bytes(report, ally_decay_markdown(paths, threshold, title, command).encode())
+    Manifest.new(out_dir / MANIFEST, {
+        "kind": "ally-decay", "scenario_file": str(scenario_file), "defender_strategy": mix, "renewals": list(renewals),
+        "replications": replications, "seed": seed, "engine": "simpy", "ci_method": "normal (mean over crises)",
+        "observation_step": step, "review_check": float(paths["review_check"].max()), "command": command,
+    }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in [*files, report]])
+    return out_dir, paths

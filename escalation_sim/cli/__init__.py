@@ -1,0 +1,42 @@
+"""Command-line interface: ``escalation-sim``.
+
+Parsing, messages and exit codes only: every command calls the library
+(:mod:`escalation_sim.api`, :mod:`escalation_sim.pipeline`,
+:mod:`escalation_sim.analysis`). Results go to stdout, logs and progress to
+stderr. A bad configuration prints one line naming the file, the field and
+what is allowed, and exits with code 2 before anything is written.
+
+Commands by family: ``simulate`` and ``strategies`` (:mod:`.simulate`); ``run``,
+``tournament``, ``sweep`` and ``merge`` (:mod:`.runs`); ``sensitivity``,
+``calibrate`` and ``ally-decay`` (:mod:`.analyses`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from .._version import __version__
+from ._common import CONTEXT
+from .analyses import ally_decay, calibrate, sensitivity
+from .runs import merge, run, sweep, tournament
+from .simulate import simulate, strategies
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", "-V", prog_name="escalation-sim")
+def main() -> None:
+    """Simulate international crises under deterrence and reassurance strategies.
+
+    \b
+    Quick start:
+      escalation-sim simulate experiments/extended-deterrence.toml --seed 1
+      escalation-sim run experiments/default.toml
+      escalation-sim strategies
+    """
+
+
+for _command in (simulate, strategies, run, tournament, sweep, merge, sensitivity, calibrate, ally_decay):
+    main.add_command(_command)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,178 @@
+"""``sensitivity``, ``calibrate`` and ``ally-decay``: analyses of one cell or one scenario, each in its own directory."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+
+from ..analysis.ally_decay import ally_decay_command
+from ..analysis.calibrate import SUMMARY_KEYS, calibration_command, parse_targets
+from ..analysis.sensitivity import parse_bounds, sensitivity_command
+from ..model.params import DEFENDER_STRATEGY_NAMES
+from ..model.validation import load_scenario
+from ..pipeline.experiment import crisis_cell
+from ..pipeline.settings import check_threads
+from ._common import CONTEXT, fail, log, user_errors
+
+
+def _params(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--params", "params_text", required=True, metavar="SECTION.NAME,...",
+              help="Numeric parameters to vary, e.g. channel.misperception,challenger.need_gain.")
+@click.option("--bounds", "bounds_texts", multiple=True, metavar="SECTION.NAME=LOW:HIGH",
+              help="Range of a parameter [default: its value +-50%, within the allowed range].")
+@click.option("--cell", type=click.IntRange(min=0), default=0, show_default=True, help="The experiment's cell to analyse.")
+@click.option("--samples", "n_base", type=click.IntRange(min=2), default=64, show_default=True,
+              help="SALib base sample N (a power of 2): N x (parameters + 2) points.")
+@click.option("--replications", "-n", type=click.IntRange(min=100), default=4096, show_default=True,
+              help="Crises per point (the same seed at every point).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed [default: the experiment's].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results directory [default: results/<experiment>-sensitivity/cell<K>-seed<S>].")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the indices as JSON on stdout.")
+def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_base: int, replications: int, seed,
+                threads, out, force, as_json: bool) -> None:
+    """Global sensitivity of P(war): Sobol indices (SALib) with bootstrap intervals and a bar plot.
+
+    EXPERIMENT is an experiment file (pick a cell with --cell) or a scenario file (one cell, seed 1).
+    See docs/sensitivity.md.
+    """
+    try:
+        import SALib  # noqa: F401  (an optional dependency: say so before anything runs)
+    except ImportError:
+        fail("sensitivity needs SALib: pip install 'escalation-sim[sensitivity]'")
+    if n_base & (n_base - 1):
+        fail(f"--samples {n_base}: allowed: a power of 2 (Sobol sequences are balanced only at powers of 2)")
+    with user_errors():
+        check_threads(threads)
+        exp = crisis_cell(experiment, cell, "sensitivity")
+        bounds = parse_bounds(str(experiment), _params(params_text), bounds_texts, exp.cells[cell].scenario)
+        seed = exp.seed if seed is None else seed
+        out_dir, indices, noise = sensitivity_command(exp, experiment, cell, bounds, n_base, replications, seed, threads,
+                                                      out, force, log)
+    if as_json:
+        click.echo(indices.to_json(orient="records", indent=2))
+    else:
+        click.echo(f"{'parameter':<34} {'range':>15} {'S1 [95% CI]':>22} {'ST [95% CI]':>22}")
+        for _, r in indices.iterrows():
+            click.echo(f"{r['parameter']:<34} {r['low']:>7g}-{r['high']:<7g} "
+                       f"{r['S1']:7.3f} +- {r['S1_ci_halfwidth']:<10.3f} {r['ST']:7.3f} +- {r['ST_ci_halfwidth']:.3f}")
+        click.echo(f"Monte Carlo noise share of the variance across points: {noise['crn_noise_share']:.2%} with the same "
+                   f"seed at every point ({noise['noise_share']:.2%} it would be with independent seeds)")
+    log(f"wrote {out_dir}")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--params", "params_text", required=True, metavar="SECTION.NAME,...", help="Numeric parameters to fit.")
+@click.option("--bounds", "bounds_texts", multiple=True, metavar="SECTION.NAME=LOW:HIGH",
+              help="Search range [default: the value +-50%, within the allowed range].")
+@click.option("--preset", type=click.Choice(["icb", "mid"]), default=None,
+              help="Empirical target: icb = 21.1% of 486 crises ended in war; mid = 4.35% of 2,436 disputes.")
+@click.option("--target", "target_texts", multiple=True, metavar="MEASURE=SHARE:N", help="A target share and its sample size.")
+@click.option("--cell", type=click.IntRange(min=0), default=0, show_default=True, help="The experiment's cell to calibrate.")
+@click.option("--points", type=click.IntRange(min=4), default=32, show_default=True,
+              help="First design size (then 2 refinements of half as many and a final box of as many).")
+@click.option("--replications", "-n", type=click.IntRange(min=100), default=20000, show_default=True,
+              help="Replications per point (the same seed at every point).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed [default: the experiment's].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results directory [default: results/<experiment>-calibration/cell<K>-seed<S>].")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the fit as JSON on stdout.")
+def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_texts, cell: int, points: int,
+              replications: int, seed, threads, out, force, as_json: bool) -> None:
+    """Fit parameters to empirical outcome shares (ICB, MID) by simulation with common random numbers.
+
+    EXPERIMENT is an experiment file (pick a cell with --cell) or a scenario file (one cell, seed 1).
+    See docs/calibration.md for the targets, how model outcomes map to them, and the method.
+    """
+    with user_errors():
+        check_threads(threads)
+        exp = crisis_cell(experiment, cell, "calibrate")
+        bounds = parse_bounds(str(experiment), _params(params_text), bounds_texts, exp.cells[cell].scenario)
+        targets = parse_targets(str(experiment), preset, target_texts)
+        seed = exp.seed if seed is None else seed
+        out_dir, result, scen_file = calibration_command(exp, experiment, cell, bounds, targets, points, replications,
+                                                         seed, threads, out, force, log)
+    if as_json:
+        click.echo(json.dumps({k: result[k] for k in SUMMARY_KEYS}, indent=2))
+    else:
+        for k, v in result["fit"].items():
+            lo, hi = result["intervals"][k]
+            lo2, hi2 = result["intervals_total"][k]
+            click.echo(f"{k} = {v:.4g}  (95% interval: target's sampling error [{lo:.4g}, {hi:.4g}], with the "
+                       f"simulation's [{lo2:.4g}, {hi2:.4g}]; seed + 1: {result['second_seed'][k]:.4g})")
+        for k, f in result["fitted"].items():
+            click.echo(f"{k}: target {f['target']:g} (n = {f['target_n']:,}), simulated {f['share']:.4f} "
+                       f"[{f['ci_low']:.4f}, {f['ci_high']:.4f}] (Wilson 95%, {f['count']:,} of {f['n']:,}), z = {f['z']:+.2f}")
+        if not result["identified"]:
+            click.echo("warning: more parameters than targets: the fit is one point of a ridge of equally good fits")
+        if result["unreached"]:
+            click.echo(f"warning: {', '.join(result['unreached'])}: the fit misses the target by more than 2 standard "
+                       "errors: it is not reached inside these bounds")
+        if result["plateau"]:
+            click.echo("warning: the loss is flat: every evaluated point with "
+                       + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in result["plateau"].items())
+                       + " fits equally well")
+        if result["at_bound"]:
+            click.echo(f"warning: the interval of {', '.join(result['at_bound'])} reaches the edge of the search range")
+        click.echo(f"calibrated scenario: {scen_file}")
+    log(f"wrote {out_dir}")
+
+
+@click.command("ally-decay", context_settings=CONTEXT)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--renewal", "renewal_text", default="0,30,90", show_default=True, metavar="DAYS,DAYS,...",
+              help="Renewal intervals to compare (0 = one-off reassurance).")
+@click.option(
+    "--defender-strategy", "-d", multiple=True, type=click.Choice(DEFENDER_STRATEGY_NAMES),
+    help="Defender mix (repeat to combine) [default: immediate_deterrence + public_statement].",
+)
+@click.option("--replications", "-n", type=click.IntRange(min=2), default=300, show_default=True,
+              help="Crises per renewal interval (SimPy engine).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the random streams.")
+@click.option("--step", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="Days between observations of the ally's confidence.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results directory [default: results/ally-decay/<scenario>-seed<seed>].")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the confidence table as JSON on stdout.")
+def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replications: int, seed: int, step: float, out,
+               force, as_json: bool) -> None:
+    """The ally's confidence over time, one-off vs renewed reassurance: table, figure, report."""
+    try:
+        renewals = [float(x) for x in renewal_text.split(",") if x.strip()]
+    except ValueError:
+        renewals = []
+    if not renewals or any(not r >= 0 or math.isinf(r) for r in renewals):
+        fail(f"--renewal {renewal_text!r}: allowed: days >= 0 separated by commas, e.g. 0,30,90")
+    mix = list(defender_strategy) or ["immediate_deterrence", "public_statement"]
+
+    def make(renewal: float):
+        return load_scenario(scenario, {"defender.strategy": mix, "defender.renewal_interval": renewal})
+
+    with user_errors():
+        out_dir, paths = ally_decay_command(scenario, make, renewals, mix, renewal_text, replications, seed, step,
+                                            out, force, log)
+    last = paths.loc[paths.groupby("renewal")["time"].idxmax()]
+    if as_json:
+        click.echo(paths.to_json(orient="records", indent=2))
+    else:
+        click.echo(f"{'reassurance':<28} {'confidence at day ' + format(last['time'].iloc[0], 'g'):>26} "
+                   f"{'programme':>10} {'proliferated':>13}")
+        for _, r in last.iterrows():
+            name = "one-off" if r["renewal"] == 0 else f"renewed every {r['renewal']:g} days"
+            click.echo(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    "
+                       f"{r['p_programme']:10.3f} {r['p_proliferated']:13.3f}")
+    log(f"wrote {out_dir}")

@@ -1,0 +1,107 @@
+"""One crisis as a person reads it (a timeline, day by day) and as a JSON record (``simulate --json``)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ..engines.simpy_engine import CrisisResult
+from ..model.constants import LEVEL_NAMES
+from ..model.scenario import Scenario
+
+
+def _lvl(v: int) -> str:
+    return LEVEL_NAMES[v].replace("_", " ") if 0 <= v < len(LEVEL_NAMES) else "?"
+
+
+def describe(row: pd.Series) -> str | None:
+    """One line for a trace row, or None for bookkeeping rows (ticks, ignored)."""
+    ev = row["event"]
+    lvl = int(row["value"]) if row["value"] >= 0 else -1
+    sent, seen = int(row["level_sent"]), int(row["level_perceived"])
+    who = f"from {row['sender']}" if row["sender"] else ""
+    vis = "public" if row["public"] else "private"
+    if ev in ("ignored", "tick"):
+        return None
+    if ev == "challenge":
+        return "opens a crisis: demand (public)"
+    if ev == "no_challenge":
+        return "decides not to challenge: general deterrence holds"
+    if row["message"] == "signal" and not row["observed"]:
+        what = "incident (" + _lvl(sent) + ")" if row["incident"] else _lvl(sent)
+        read = f"reads {what} {who}"
+        if row["misperceived"] or (seen >= 0 and seen != sent):
+            read += f" AS {_lvl(seen)}" + (" (misperceived)" if row["misperceived"] else "")
+        if ev == "respond":
+            return f"{read} -> answers {_lvl(lvl)}"
+        if ev == "incident":
+            return f"{read} -> no reply"
+        return f"{read} -> {ev.replace('_', ' ').upper()}"
+    if row["message"] == "signal" and row["observed"]:
+        if row["actor"].endswith("audience"):
+            return f"sees {_lvl(sent)} {who} ({vis}); pressure now {row['value']:.2f}"
+        return f"observes {_lvl(sent)} {who}"
+    labels = {
+        "order": f"receives order: {_lvl(lvl)}" if lvl >= 0 else "receives order",
+        "executed": f"carries out {_lvl(lvl)}",
+        "demand_action": "audience demands action",
+        "pressure": "fear from the challenger's move erodes confidence",
+        "support": "receives support",
+        "review": f"reviews confidence: {row['value']:.2f}",
+        "hedge_start": f"confidence {row['value']:.2f} too low: starts a proliferation programme",
+        "hedge_stop": f"confidence {row['value']:.2f} restored: shelves the programme",
+        "proliferate": "PROLIFERATES: the programme matured",
+        "programme_shelved": "programme timer ends; programme was shelved",
+        "renew": "renews its reassurance of the ally",
+        "start": "starts",
+        "incident": "causes an INCIDENT",
+    }
+    return labels.get(ev, ev)
+
+
+def format_timeline(trace: pd.DataFrame, max_rows: int | None = None) -> str:
+    """Readable lines ``day  actor  what happened``."""
+    lines = []
+    for _, row in trace.iterrows():
+        text = describe(row)
+        if text is None:
+            continue
+        lines.append(f"{row['time']:8.1f}  {row['actor']:<19} {text}")
+    if max_rows is not None and len(lines) > max_rows:
+        lines = lines[:max_rows] + [f"   ... {len(lines) - max_rows} more lines (use --json for the full trace)"]
+    return "\n".join(lines)
+
+
+def crisis_record(scenario: Scenario, res: CrisisResult) -> dict:
+    """One crisis as a JSON-able record: scenario, seed, mix, motive, outcome, and the full trace."""
+    return {
+        "scenario": scenario.name,
+        "seed": res.seed,
+        "replication": res.replication,
+        "defender_mix": scenario.mixes[res.mix].label,
+        "challenger_need_driven": res.need_driven,
+        "outcome": res.outcome,
+        "end_time": res.end_time,
+        "ally_proliferated": res.ally_proliferated,
+        "events": res.events,
+        "trace": json.loads(res.trace.to_json(orient="records")),
+    }
+
+
+def crisis_text(scenario: Scenario, res: CrisisResult) -> str:
+    """One crisis for a terminal: who, the timeline day by day, the outcome."""
+    motive = "need-driven" if res.need_driven else "opportunity-driven"
+    when = "at t = 0" if res.outcome == "no_challenge" else f"on day {res.end_time:.1f}"
+    lines = [
+        f"Crisis '{scenario.name}'  seed {res.seed}  replication {res.replication}",
+        f"Challenger: {motive}.  Defender strategy mix: {scenario.mixes[res.mix].label}",
+        "",
+        "     day  actor               what happened",
+        format_timeline(res.trace),
+        "",
+        f"Outcome: {res.outcome.replace('_', ' ')} {when}",
+    ]
+    if scenario.value("ally.present"):
+        lines.append(f"Ally proliferated within the horizon: {'yes' if res.ally_proliferated else 'no'}")
+    return "\n".join(lines)
