@@ -4,7 +4,7 @@ A crisis experiment gets, after its tables, figures and report, the outputs
 of the analysis its file names: ``analysis = "selection_bias"``
 (:mod:`.selection`), ``analysis = "ally_decay"`` (:mod:`.ally_decay`), a
 ``[tournament]`` table (:mod:`.tournament`); a sweep (:mod:`.sweep`) gets its
-line plot. The run pipeline calls the writer chosen here
+line plot; a ``[robustness]`` table adds :mod:`.robustness`. The run pipeline calls the writer chosen here
 (:func:`escalation_sim.pipeline.run.execute_run`, ``extra_outputs``).
 """
 
@@ -12,13 +12,30 @@ from __future__ import annotations
 
 from ..pipeline.run import ExtraOutputs
 from .ally_decay import ally_decay_analysis
+from .robustness import robustness_outputs
 from .selection import selection_figure
 from .sweep import sweep_figure
 from .tournament import tournament_figure
 
 
 def extra_outputs(config: dict) -> ExtraOutputs | None:
-    """The writer of the extra outputs an experiment's file content (``config``) asks for, or None."""
+    """The writer of the extra outputs an experiment's file content (``config``) asks for, or None.
+
+    A ``[robustness]`` table adds the robustness analysis after any other analysis.
+    """
+    first = _analysis_outputs(config)
+    if "robustness" not in config:
+        return first
+    if first is None:
+        return robustness_outputs
+
+    def both(out_dir, cells, outcomes, manifest):
+        return first(out_dir, cells, outcomes, manifest) + robustness_outputs(out_dir, cells, outcomes, manifest)
+
+    return both
+
+
+def _analysis_outputs(config: dict) -> ExtraOutputs | None:
     analysis = config.get("experiment", {}).get("analysis")
     if "sweep" in config:
         return sweep_figure

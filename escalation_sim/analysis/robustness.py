@@ -29,7 +29,8 @@ overstates it under common random numbers (their correlation is positive):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,10 @@ import pandas as pd
 from ..engines import montecarlo as mc
 from ..model.constants import WAR_OUTCOME
 from ..model.params import FREE_PARAMETERS, SPEC_BY_KEY
-from ..model.scenario import Scenario
+from ..model.scenario import Mix, Scenario
 from ..model.strategies import STRATEGIES
+from ..pipeline.schedule import run_scenario
+from ..scale.executors import LocalExecutor
 from ..stats import wilson
 
 Z = 1.959963984540054
@@ -144,12 +147,16 @@ def verdict(value: float, se: float, claim: int) -> str:
 
 
 def run_point(base: Scenario, values: dict, mixes: list[tuple[str, ...]], replications: int, seed: int,
-              block_size: int, threads: int | None) -> dict:
-    """Wars and replications by motive for every mix at one parameter vector (the same seed for all)."""
+              block_size: int, threads: int | None, executor=None) -> dict:
+    """Wars and replications by motive for every mix at one parameter vector (the same seed for all).
+
+    Runs through the one scheduling path (:func:`escalation_sim.pipeline.schedule.run_scenario`).
+    """
+    nthreads = threads or mc.max_threads()
     out = {}
     for mix in mixes:
-        scen = Scenario.build(name=base.name, values={**base.values, **values}, strategies=list(mix))
-        tot = mc.run_cell(scen, replications, seed, block_size=block_size, threads=threads)
+        scen = replace(base.with_values(values), mixes=(Mix(tuple(mix)),))
+        tot = run_scenario(scen, replications, seed, block_size, nthreads, executor)
         out[mix] = war_by_motive(tot)
     return out
 
@@ -230,10 +237,11 @@ def robustness(base: Scenario, contrasts: tuple[Contrast, ...] = DEFAULT_CONTRAS
     mixes = contrast_mixes(contrasts)
     box = default_box(mixes) if box is None else box
     design = latin_hypercube(box, points, seed)
+    executor = LocalExecutor(threads or mc.max_threads())
     rows = []
     for i in range(points):
         values = {k: float(design.iloc[i][k]) for k in box}
-        counts = run_point(base, values, mixes, replications, seed, block_size, threads)
+        counts = run_point(base, values, mixes, replications, seed, block_size, threads, executor)
         row = {"point": i, **values}
         for mix in mixes:
             wars, n = counts[mix]
@@ -248,7 +256,7 @@ def robustness(base: Scenario, contrasts: tuple[Contrast, ...] = DEFAULT_CONTRAS
         if progress is not None:
             progress(i + 1)
     pts = pd.DataFrame(rows)
-    default_counts = run_point(base, {}, mixes, replications, seed, block_size, threads)
+    default_counts = run_point(base, {}, mixes, replications, seed, block_size, threads, executor)
     summary, trees, defaults, coefs = [], {}, [], {}
     x = pts[list(box)]
     for j, c in enumerate(contrasts):
@@ -323,3 +331,101 @@ def robustness_markdown(res: RobustnessResult, box: dict, replications: int, see
               "| parameter | low | high |", "|---|---|---|"]
     lines += [f"| `{k}` | {lo:g} | {hi:g} |" for k, (lo, hi) in box.items()]
     return "\n".join(lines) + "\n"
+
+
+def robustness_figure(res: RobustnessResult):
+    """One panel per contrast: its value at every point against the parameter that decides it most, coloured by verdict."""
+    from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
+
+    k = len(res.summary)
+    cols = 3 if k > 4 else k
+    rows = -(-k // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.3 * rows), layout="constrained")
+    colours = {"holds": "tab:blue", "fails": "tab:red", "indeterminate": "lightgrey"}
+    for j, (_, r) in enumerate(res.summary.iterrows()):
+        ax = fig.add_subplot(rows, cols, j + 1)
+        x = res.points[r["top_parameter"]]
+        y = res.points[f"c{j}"]
+        v = res.points[f"c{j}_verdict"]
+        for name, colour in colours.items():
+            m = v == name
+            ax.scatter(x[m], y[m], s=8, color=colour, label=name)
+        ax.axhline(0.0, color="black", lw=0.7)
+        ax.set_xlabel(r["top_parameter"], fontsize="small")
+        ax.set_ylabel("difference in P(war)", fontsize="small")
+        ax.set_title(f"{r['contrast']}\nholds {r['share_holds']:.0%}, fails {r['share_fails']:.0%}", fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        if j == 0:
+            ax.legend(fontsize="x-small", loc="best")
+    fig.suptitle("Where the literature's contrasts hold over the parameter box (claimed sign: holds)", fontsize="medium")
+    return fig
+
+
+def write_robustness(out_dir: Path, res: RobustnessResult, box: dict, replications: int, seed: int, title: str,
+                     append_to_report: bool) -> list[Path]:
+    """Tables, figure and report section of a robustness analysis in ``out_dir``; returns the files written."""
+    from ..io.files import atomic_write_bytes, write_table
+    from ..report.figures import write_figure
+
+    out_dir = Path(out_dir)
+    paths = write_table(res.points, out_dir, "robustness_points") + write_table(res.summary, out_dir, "robustness_summary")
+    paths += write_table(res.rank_coefficients.reset_index(names="parameter"), out_dir, "robustness_rank_coefficients")
+    paths += write_figure(robustness_figure(res), out_dir, "robustness")
+    section = robustness_markdown(res, box, replications, seed, title)
+    section += "\n![robustness](figures/robustness.png)\n"
+    report = out_dir / "report.md"
+    if append_to_report and report.is_file():
+        atomic_write_bytes(report, (report.read_text() + "\n" + section).encode())
+    else:
+        atomic_write_bytes(report, section.encode())
+    paths.append(report)
+    return paths
+
+
+def robustness_outputs(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame, manifest: dict) -> list[Path]:
+    """The run hook of an experiment with a ``[robustness]`` table: the analysis on its base scenario, into the run's directory."""
+    from ..model.validation import load_scenario
+    from ..pipeline.experiment import robustness_spec
+
+    config = manifest.get("config", {})
+    spec = robustness_spec(config, manifest.get("experiment_file", ""))
+    scen_file = Path(manifest.get("experiment_file", ".")).parent / config["experiment"]["scenario"]
+    base = load_scenario(scen_file)
+    seed = spec.get("seed", manifest.get("seed", 1))
+    mixes = contrast_mixes(DEFAULT_CONTRASTS)
+    box = default_box(mixes)
+    res = robustness(base, DEFAULT_CONTRASTS, box, spec["points"], spec["replications"], seed)
+    return write_robustness(out_dir, res, box, spec["replications"], seed, f"{base.name}, Lebow & Stein's contrasts",
+                            append_to_report=True)
+
+
+def robustness_command(base: Scenario, source, points: int, replications: int, seed: int, threads: int | None,
+                       out: Path | None, force: bool, name: str, log=print) -> tuple[Path, RobustnessResult]:
+    """``escalation-sim robustness``: Lebow & Stein's contrasts over the box, with tables, figure, report, manifest.
+
+    Writes to ``out`` [default: ``results/<name>-robustness/seed<S>-p<points>-n<replications>``], which must be
+    empty unless ``force``.
+    """
+    from ..io.files import prepare_run_dir
+    from ..io.manifest import MANIFEST, Manifest
+    from ..io.provenance import now_iso
+
+    out_dir = out or Path("results") / f"{name}-robustness" / f"seed{seed}-p{points}-n{replications}"
+    prepare_run_dir(out_dir, force)
+    start = now_iso()
+    mixes = contrast_mixes(DEFAULT_CONTRASTS)
+    box = default_box(mixes)
+    command = f"escalation-sim robustness {source} --points {points} -n {replications} --seed {seed}"
+    log(f"robustness: {points} points x {len(mixes)} mixes x {replications:,} crises -> {out_dir}")
+    mc.warm_up()
+    res = robustness(base, DEFAULT_CONTRASTS, box, points, replications, seed, threads=threads)
+    files = write_robustness(out_dir, res, box, replications, seed, f"{base.name}, Lebow & Stein's contrasts",
+                             append_to_report=False)
+    Manifest.new(out_dir / MANIFEST, {
+        "kind": "robustness", "source": str(source), "scenario": base.name, "points": points,
+        "replications_per_mix_and_point": replications, "seed": seed, "box": {k: list(v) for k, v in box.items()},
+        "contrasts": [c.name for c in DEFAULT_CONTRASTS], "design": "Latin hypercube (seeded)",
+        "ci_method": "wilson (over points); contrasts: 1.96 x independent-binomial standard error",
+        "command": command,
+    }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in files])
+    return out_dir, res

@@ -8,7 +8,7 @@ what is allowed, and exits with code 2 before anything is written.
 
 Commands by family: ``simulate`` and ``strategies`` (:mod:`.simulate`); ``run``,
 ``tournament``, ``sweep`` and ``merge`` (:mod:`.runs`); ``sensitivity``,
-``calibrate`` and ``ally-decay`` (:mod:`.analyses`).
+``robustness``, ``calibrate`` and ``ally-decay`` (:mod:`.analyses`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import click
 
 from .._version import __version__
 from ._common import CONTEXT
-from .analyses import ally_decay, calibrate, sensitivity
+from .analyses import ally_decay, calibrate, robustness, sensitivity
 from .runs import merge, run, sweep, tournament
 from .simulate import simulate, strategies
 
@@ -35,7 +35,7 @@ def main() -> None:
     """
 
 
-for _command in (simulate, strategies, run, tournament, sweep, merge, sensitivity, calibrate, ally_decay):
+for _command in (simulate, strategies, run, tournament, sweep, merge, sensitivity, robustness, calibrate, ally_decay):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -176,3 +176,45 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
             click.echo(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    "
                        f"{r['p_programme']:10.3f} {r['p_proliferated']:13.3f}")
     log(f"wrote {out_dir}")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--points", type=click.IntRange(min=8), default=None,
+              help="Parameter vectors drawn from the box [default: the file's [robustness] table, else 256].")
+@click.option("--replications", "-n", type=click.IntRange(min=64), default=None,
+              help="Crises per mix and point, the same seed at every point [default: the file's, else 4096].")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of the design and the crises [default: the experiment's].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results directory [default: results/<experiment>-robustness/seed<S>-p<P>-n<N>].")
+@click.option("--force", is_flag=True, help="Replace existing results in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def robustness(experiment: Path, points, replications, seed, threads, out, force, as_json: bool) -> None:
+    """Where Lebow & Stein's contrasts hold: immediate deterrence vs none, self-restraint and GRIT, by motive.
+
+    Draws parameter vectors from the documented box of free parameters (Latin hypercube), runs every mix at
+    every point with the same seed, and reports for each contrast the share of the box where it holds and fails
+    (Wilson intervals) and what decides its sign. EXPERIMENT is an experiment file (its base scenario and
+    [robustness] table) or a scenario file. See docs/robustness.md.
+    """
+    from ..analysis.robustness import robustness_command
+    from ..pipeline.experiment import experiment_or_scenario, robustness_spec
+
+    with user_errors():
+        check_threads(threads)
+        exp = experiment_or_scenario(experiment)
+        spec = robustness_spec(exp.raw, str(experiment)) or {}
+        base = load_scenario(exp.scenario_path) if exp.scenario_path else exp.cells[0].scenario
+        seed = spec.get("seed", exp.seed) if seed is None else seed
+        out_dir, res = robustness_command(base, experiment, points or spec.get("points", 256),
+                                          replications or spec.get("replications", 4096), seed, threads, out, force,
+                                          exp.name, log=log)
+    if as_json:
+        click.echo(res.summary.to_json(orient="records", indent=2))
+    else:
+        for _, r in res.summary.iterrows():
+            click.echo(f"{r['contrast']}: holds {r['share_holds']:.0%} [{r['holds_ci_low']:.0%}, {r['holds_ci_high']:.0%}], "
+                       f"fails {r['share_fails']:.0%}; at the defaults {r['value_at_defaults']:+.3f} "
+                       f"({r['verdict_at_defaults']}); decided mostly by {r['top_parameter']}")
+    log(f"wrote {out_dir}")

@@ -29,6 +29,7 @@ from ..model.validation import load_scenario, parse_strategies, scenario_from_ma
 # extra analyses a crisis experiment can ask for (escalation_sim/analysis/hooks.py runs them)
 ANALYSES = ("selection_bias", "ally_decay")
 TOURNAMENT_FIELDS = ("defender", "challenger", "motive")
+ROBUSTNESS_FIELDS = ("points", "replications", "seed")
 MOTIVE_P_NEED = {"opportunity": 0.0, "need": 1.0}
 SCENARIO_SEED = 1  # seed of a bare scenario file (as ``escalation-sim simulate``)
 
@@ -135,9 +136,10 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     """Load and validate a crisis experiment file (``data``: its parsed TOML, if already read)."""
     source = str(path)
     data = read_toml(path) if data is None else data
-    unknown = set(data) - {"experiment", "grid", "cells", "tournament"}
+    unknown = set(data) - {"experiment", "grid", "cells", "tournament", "robustness"}
     if unknown:
-        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells, tournament")
+        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells, tournament, robustness")
+    robustness_spec(data, source)
     exp = data.get("experiment")
     if not isinstance(exp, dict):
         raise ConfigError(source, "experiment", "missing [experiment] table (name, scenario, replications, seed)")
@@ -185,6 +187,29 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
         description=str(exp.get("description", "")),
         raw=data,
     )
+
+
+def robustness_spec(data: dict, source: str) -> dict | None:
+    """The validated ``[robustness]`` table (points, replications, seed), or None if the file has none.
+
+    The analysis (``escalation_sim/analysis/robustness.py``) runs Lebow & Stein's contrasts over a Latin
+    hypercube of ``points`` parameter vectors of the documented box, ``replications`` crises per mix and point.
+    """
+    spec = data.get("robustness")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(source, "robustness", f"allowed: a table with {', '.join(ROBUSTNESS_FIELDS)}")
+    bad = set(spec) - set(ROBUSTNESS_FIELDS)
+    if bad:
+        raise ConfigError(source, f"robustness.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(ROBUSTNESS_FIELDS)}")
+    out = {
+        "points": positive_int(source, "robustness.points", spec.get("points", 256), lo=8),
+        "replications": positive_int(source, "robustness.replications", spec.get("replications", 4096), lo=64),
+    }
+    if "seed" in spec:
+        out["seed"] = positive_int(source, "robustness.seed", spec["seed"], lo=0)
+    return out
 
 
 def require_crisis(experiment, source: str, why: str) -> Experiment:
