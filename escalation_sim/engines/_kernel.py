@@ -27,7 +27,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..model import measures, rules
-from ..model.decision import SCRATCH_SIZE
 from ..model.constants import (
     INFO_FIELDS,
     M_KIND,
@@ -35,7 +34,6 @@ from ..model.constants import (
     MSG_FIELDS,
     N_ACTORS,
     N_STREAMS,
-    NO_CHALLENGE,
     O_DELAY,
     O_DELAYED,
     O_MSG,
@@ -44,8 +42,13 @@ from ..model.constants import (
     PRIORITY_BASE,
     STATE_SIZE,
     WAR_OUTCOME,
+    X_ABANDONED,
+    X_ALLY_OPENED,
+    X_AUDIENCE_PAID,
+    X_C_FORCE,
     X_C_TYPE,
     X_CHALLENGE_TIME,
+    X_DETECTED,
     X_END_TIME,
     X_ERROR,
     X_EVENTS,
@@ -53,8 +56,11 @@ from ..model.constants import (
     X_INADVERTENT,
     X_NEED,
     X_OUTCOME,
+    X_PROGRAMME_STARTED,
     X_PROLIFERATED,
+    X_REASSURANCE_COST,
 )
+from ..model.decision import SCRATCH_SIZE
 
 POOL = 256  # messages alive at once (in flight or in inboxes)
 INBOX = 64  # per actor
@@ -357,6 +363,8 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     c2 = 0.0
     terms = 0.0
     gain = 0.0
+    cost = 0.0
+    paid = 0.0
     ev = 0
     dr = 0
     twins = 0
@@ -371,6 +379,20 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
         by_type[b, int(st[X_C_TYPE]), outcome] += 1
         if st[X_PROLIFERATED] > 0.0:
             outputs.prolif[b, need] += 1
+        if st[X_PROGRAMME_STARTED] > 0.0:
+            outputs.programme[b, need] += 1
+        if st[X_DETECTED] >= 0.0:
+            outputs.detected[b, need] += 1
+        if st[X_ALLY_OPENED] > 0.0:
+            outputs.ally_opened[b, need] += 1
+            if outcome == WAR_OUTCOME:
+                outputs.entrapment[b, need] += 1
+        if st[X_C_FORCE] > 0.0:
+            outputs.attacked[b, need] += 1
+        if st[X_ABANDONED] > 0.0:
+            outputs.abandonment[b, need] += 1
+        cost += st[X_REASSURANCE_COST]
+        paid += st[X_AUDIENCE_PAID]
         terms += st[X_FINAL_TERMS]
         ev += int(st[X_EVENTS])
         for s in range(N_STREAMS):
@@ -404,6 +426,8 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     outputs.challenge_sum[b] = c1
     outputs.challenge_sumsq[b] = c2
     outputs.terms_sum[b] = terms
+    outputs.reassurance_cost_sum[b] = cost
+    outputs.audience_paid_sum[b] = paid
     outputs.gain_sum[b] = gain
     outputs.events[b] = ev
     outputs.draws[b] = dr

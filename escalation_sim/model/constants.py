@@ -51,7 +51,8 @@ ACTOR_NAMES = tuple(f"{s}.{r}" for s in STATE_NAMES for r in ROLE_NAMES)
 
 # --- random streams: one per actor, plus the replication set-up stream --------
 STREAM_SETUP = 9
-N_STREAMS = 10
+STREAM_COMMITMENT = 10  # the defender's hidden commitment to its ally (a two-state Markov chain)
+N_STREAMS = 11
 
 # --- private types (Kydd 2005; Fearon 1995): type = 2 * greedy + resolved --------
 N_TYPES = 4
@@ -99,7 +100,8 @@ MK_HEDGE_DONE = 9  # clock: the ally's proliferation programme matures
 MK_OPPORTUNITY = 10  # clock: a challenge opportunity arrives (Poisson process)
 MK_GRIT = 11  # clock: the defender's next announced GRIT transfer is due
 MK_TRANSFER = 12  # a GRIT transfer, defender -> challenger leader (aux = amount)
-N_KINDS = 13
+MK_DETECT = 13  # clock: the challenger detects the ally's programme (aux = programme number)
+N_KINDS = 14
 KIND_NAMES = (
     "start",
     "signal",
@@ -114,6 +116,7 @@ KIND_NAMES = (
     "opportunity",
     "grit_step",
     "transfer",
+    "detect",
 )
 PRIORITY_BASE = 2  # delayed messages get priority PRIORITY_BASE + kind (SimPy uses 0, 1)
 
@@ -122,6 +125,7 @@ F_INCIDENT = 1  # an incident, not a decision
 F_OBSERVED = 2  # a copy seen by an audience or a third party: no reply
 F_OFFER = 4  # the move proposes terms (aux = the challenger's share offered or demanded)
 F_FORCED = 8  # the sender's doctrine left it no other move than this one (or war or yielding)
+F_WITHHELD = 16  # a reassurance the ally expected and did not receive (a renewal skipped)
 
 # --- reassurance instruments (code carried by MK_SUPPORT) -------------------
 TRIPWIRE = 0
@@ -184,6 +188,10 @@ EV_START = 22
 EV_TRANSFER = 23
 EV_REPORT = 24
 EV_RECOGNISED = 25
+EV_PROVOKE = 26
+EV_DETECTED = 27
+EV_WITHHELD = 28
+EV_STAY = 29
 EVENT_NAMES = (
     "ignored",
     "perceived",
@@ -211,6 +219,10 @@ EVENT_NAMES = (
     "transfer",
     "report",
     "incident_recognised",
+    "provoke",
+    "programme_detected",
+    "reassurance_withheld",
+    "stay",
 )
 
 # --- state vector layout ----------------------------------------------------
@@ -236,7 +248,18 @@ X_COMPLETE = 18  # 1 in a complete-information run (each side knows the other's 
 X_TRANSFERS = 19  # GRIT transfers made
 X_ERROR = 20  # nonzero: a rule met a code it does not know (the engines raise)
 X_FORCE = 21  # 1 once force (limited force or an incident) was used by either side
-GLOBAL_FIELDS = 22
+X_C_FORCE = 22  # 1 once the challenger used force (limited force carried out): the ally is attacked
+X_COMMITTED = 23  # the defender's hidden commitment to the ally (1 committed, 0 not), as of X_NEXT_SWITCH's draw
+X_NEXT_SWITCH = 24  # day of the next switch of the commitment chain
+X_PROVOKED = 25  # day of the ally's first provocation of the challenger (-1: none)
+X_DETECTED = 26  # day the challenger detected the ally's programme (-1: none)
+X_ALLY_OPENED = 27  # 1 if the crisis was opened after an ally provocation (entrapment if it ends in war)
+X_ABANDONED = 28  # 1 if the defender yielded after the challenger attacked the ally
+X_REASSURANCE_COST = 29  # resources the defender spent on reassuring the ally (stake units)
+X_AUDIENCE_PAID = 30  # audience costs the defender paid for yielding while publicly committed
+X_PROGRAMME_STARTED = 31  # 1 once the ally started a proliferation programme
+X_CONDUCT_SEEN = 32  # 1 once the ally has taken the crisis outcome into account
+GLOBAL_FIELDS = 33
 
 # per-state block, at GLOBAL_FIELDS + state * STATE_FIELDS
 S_LEVEL = 0  # level of the last move this leader decided

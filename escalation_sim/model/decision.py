@@ -54,7 +54,7 @@ from .constants import (
     THREAT,
     TOP_RUNG,
 )
-from .doctrine import standing_readiness_of
+from .doctrine import ally_effort, standing_readiness_of
 from .params import PARAM_INDEX as _I
 
 # --- parameter positions ---------------------------------------------------------
@@ -97,6 +97,8 @@ SIT_ALLOW = 18  # bit mask of the moves on its menu (bit MV_*)
 SIT_YIELD_ACCEPTS = 19  # 1 if yielding accepts a compromise (no audience cost): the defender after a challenger offer
 SIT_BEST_OFFER = 20  # out: terms of the best offer (if MV_OFFER is available)
 SIT_P_ADV_GREEDY = 21  # out: the decider's belief that the adversary is greedy
+SIT_STAKE_VALUE = 22  # the decider's value of the stake relative to 1 (an uncommitted defender of an ally: < 1)
+SIT_NO_EXIT = 23  # 1: the defender cannot yield once the challenger holds limited force (a tripwire, Schelling)
 SIT_SIZE = 24
 
 # --- one scratch array per engine: the situation, move values, probabilities, likelihoods, look-ahead ------
@@ -172,9 +174,12 @@ def readiness_at(p, side, level):
 
 @njit(cache=True, inline="always")
 def win_probability(p, ready_c, ready_d, first):
-    """Probability the challenger wins a war that ``first`` starts (0 challenger, 1 defender, -1 neither strikes first)."""
+    """Probability the challenger wins a war that ``first`` starts (0 challenger, 1 defender, -1 neither strikes first).
+
+    With an ally, the defender's side is also stronger by the ally's own defence effort.
+    """
     sc = p[BALANCE] * (1.0 + p[MOB_GAIN] * ready_c)
-    sd = (1.0 - p[BALANCE]) * (1.0 + p[MOB_GAIN] * ready_d)
+    sd = (1.0 - p[BALANCE]) * (1.0 + p[MOB_GAIN] * ready_d) * (1.0 + ally_effort(p))
     if first == CHALLENGER:
         sc *= 1.0 + p[FIRST_STRIKE]
     elif first == DEFENDER:
@@ -183,17 +188,20 @@ def win_probability(p, ready_c, ready_d, first):
 
 
 @njit(cache=True, inline="always")
-def war_value(p, side, k, pi_c):
-    """Expected value of war to ``side``'s type ``k`` when the challenger wins with probability ``pi_c``."""
+def war_value(p, side, k, pi_c, v=1.0):
+    """Expected value of war to ``side``'s type ``k`` when the challenger wins with probability ``pi_c``.
+
+    ``v`` scales the value of the stake (a defender's commitment to an ally's stake; 1 otherwise).
+    """
     pi = pi_c if side == CHALLENGER else 1.0 - pi_c
-    return pi * utility(p, side, k, 1.0) - war_cost(p, side, k)
+    return v * pi * utility(p, side, k, 1.0) - war_cost(p, side, k)
 
 
 @njit(cache=True, inline="always")
-def peace_value(p, side, k, c_share, fear_p):
-    """Value to ``side``'s type ``k`` of a peaceful outcome giving the challenger ``c_share``."""
+def peace_value(p, side, k, c_share, fear_p, v=1.0):
+    """Value to ``side``'s type ``k`` of a peaceful outcome giving the challenger ``c_share`` (``v`` as in :func:`war_value`)."""
     share = c_share if side == CHALLENGER else 1.0 - c_share
-    return utility(p, side, k, share) - p[FEAR] * fear_p
+    return v * utility(p, side, k, share) - p[FEAR] * fear_p
 
 
 @njit(cache=True, inline="always")
@@ -240,8 +248,9 @@ def logit_probabilities(lam, values, vo, n, out, oo):
             e = 0.0
         out[oo + i] = e
         s += e
-    for i in range(n):
-        out[oo + i] /= s
+    if s > 0.0:  # an empty menu leaves every probability 0 (callers check)
+        for i in range(n):
+            out[oo + i] /= s
 
 
 @njit(cache=True)
@@ -299,6 +308,8 @@ def evaluate(p, ws, belief, bo):
     pol_adv = ws[SCR_SIT + SIT_POLICY_ADV]
     pres_me = ws[SCR_SIT + SIT_PRESSURE_OWN]
     ac_cost = p[AUDIENCE_COST]
+    v_me = ws[SCR_SIT + SIT_STAKE_VALUE]
+    no_exit = ws[SCR_SIT + SIT_NO_EXIT]  # the defender cannot yield once the challenger holds limited force
     for i in range(N_MOVES):
         ws[SCR_EV + i] = NEG
     own = ws[SCR_SIT + SIT_OWN_LEVEL]
@@ -308,11 +319,11 @@ def evaluate(p, ws, belief, bo):
     # payoffs of the outcomes that do not depend on the rung, per adversary type
     # (me yields / adversary yields: who gets what)
     if me == CHALLENGER:
-        my_yield_base = utility(p, me, k, q) - need_me - p[FEAR] * fear_me  # back down: status quo
-        my_adv_yield = peace_value(p, me, k, d, fear_me)  # the defender concedes the demand
+        my_yield_base = v_me * utility(p, me, k, q) - need_me - p[FEAR] * fear_me  # back down: status quo
+        my_adv_yield = peace_value(p, me, k, d, fear_me, v_me)  # the defender concedes the demand
     else:
-        my_yield_base = peace_value(p, me, k, d, fear_me)  # concede the demand
-        my_adv_yield = peace_value(p, me, k, q, fear_me)  # the challenger backs down
+        my_yield_base = peace_value(p, me, k, d, fear_me, v_me)  # concede the demand
+        my_adv_yield = peace_value(p, me, k, q, fear_me, v_me)  # the challenger backs down
     tmp = WS_TMP
     for j in range(N_TYPES):
         if adv == CHALLENGER:
@@ -330,13 +341,14 @@ def evaluate(p, ws, belief, bo):
         rc = readiness_at(p, CHALLENGER, lvl_me if me == CHALLENGER else lvl_adv)
         rd = readiness_at(p, DEFENDER, lvl_me if me == DEFENDER else lvl_adv)
         pi_adv_first = win_probability(p, rc, rd, adv)
-        my_war = war_value(p, me, k, pi_adv_first)
+        my_war = war_value(p, me, k, pi_adv_first, v_me)
         can_up = rung < TOP_RUNG and rung + 1 <= adv_cap
         comm_adv = 1.0 if (pol_adv > 0.0 or lvl_adv >= THREAT) else 0.0
         up_cost = mobilization_cost(p, lvl_adv, rung + 1.0)
+        adv_trapped = no_exit > 0.0 and adv == DEFENDER and rung >= TOP_RUNG
         for j in range(N_TYPES):
             va_w = war_value(p, adv, j, pi_adv_first)
-            va_y = ws[tmp + 4 + j] - ac_cost * comm_adv
+            va_y = NEG if adv_trapped else ws[tmp + 4 + j] - ac_cost * comm_adv
             va_e = ws[WS_MA + (rung + 1) * N_TYPES + j] - up_cost if can_up else NEG
             _softmax3(lam, va_w, va_y, va_e, ws, tmp + 8)
             sw = ws[tmp + 8]
@@ -355,9 +367,11 @@ def evaluate(p, ws, belief, bo):
         rc = readiness_at(p, CHALLENGER, lvl_me if me == CHALLENGER else lvl_adv)
         rd = readiness_at(p, DEFENDER, lvl_me if me == DEFENDER else lvl_adv)
         pi_me_first = win_probability(p, rc, rd, me)
-        vm_w = war_value(p, me, k, pi_me_first)
+        vm_w = war_value(p, me, k, pi_me_first, v_me)
         comm_me = 1.0 if (pol_me > 0.0 or lvl_me >= THREAT) else 0.0
         vm_y = my_yield_base - audience_cost(p, comm_me, pres_me)
+        if no_exit > 0.0 and me == DEFENDER and rung >= TOP_RUNG:
+            vm_y = NEG
         can_up = rung < TOP_RUNG and rung + 1 <= own_cap
         up_cost = mobilization_cost(p, lvl_me, rung + 1.0)
         e_w = vm_w
@@ -389,17 +403,18 @@ def evaluate(p, ws, belief, bo):
     else:
         pi_now = win_probability(p, ready_adv, ws[SCR_SIT + SIT_READY_OWN], me)
     if allow & (1 << MV_WAR):
-        ws[SCR_EV + MV_WAR] = war_value(p, me, k, pi_now)
+        ws[SCR_EV + MV_WAR] = war_value(p, me, k, pi_now, v_me)
     if allow & (1 << MV_WAIT):  # before a crisis: the status quo stands, no audience cost
         ws[SCR_EV + MV_WAIT] = my_yield_base
-    if allow & (1 << MV_YIELD):
+    trapped = no_exit > 0.0 and me == DEFENDER and adv_level >= TOP_RUNG
+    if (allow & (1 << MV_YIELD)) and not trapped:
         if ws[SCR_SIT + SIT_YIELD_ACCEPTS] > 0.0:
             ws[SCR_EV + MV_YIELD] = my_yield_base
         else:
             ws[SCR_EV + MV_YIELD] = my_yield_base - audience_cost(p, ws[SCR_SIT + SIT_COMMITTED], pres_me)
     offer = ws[SCR_SIT + SIT_ADV_OFFER]
     if (allow & (1 << MV_ACCEPT)) and offer >= 0.0:
-        ws[SCR_EV + MV_ACCEPT] = peace_value(p, me, k, offer, fear_me)
+        ws[SCR_EV + MV_ACCEPT] = peace_value(p, me, k, offer, fear_me, v_me)
     up = top + 1.0
     if (allow & (1 << MV_ESCALATE)) and top < TOP_RUNG and up <= own_cap:
         e = 0.0
@@ -422,6 +437,7 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
     war, yield on the old terms (only a challenger can: back down), or escalate.
     """
     tmp = WS_TMP
+    v_me = ws[SCR_SIT + SIT_STAKE_VALUE]
     if me == CHALLENGER:  # the challenger lowers its demand below d, keeping more than q
         low = q + MIN_STEP
         high = d - MIN_STEP
@@ -434,7 +450,7 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
     rc = readiness_at(p, CHALLENGER, own if me == CHALLENGER else adv_level)
     rd = readiness_at(p, DEFENDER, own if me == DEFENDER else adv_level)
     pi_adv_first = win_probability(p, rc, rd, adv)
-    my_war = war_value(p, me, k, pi_adv_first)
+    my_war = war_value(p, me, k, pi_adv_first, v_me)
     comm_adv = 1.0 if (pol_adv > 0.0 or adv_level >= THREAT) else 0.0
     up = top + 1.0
     can_up = top < TOP_RUNG and up <= adv_cap
@@ -462,7 +478,7 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
         ws[tmp + 24 + j] = min(max(y, low), high)  # offers stay strictly between the positions
     best = NEG
     best_y = -1.0
-    my_yield_adv = peace_value(p, me, k, q, fear_me)  # only used when the adversary (challenger) backs down
+    my_yield_adv = peace_value(p, me, k, q, fear_me, v_me)  # only used when the adversary (challenger) backs down
     for c in range(N_TYPES):
         y = ws[tmp + 24 + c]
         dup = False
@@ -471,7 +487,7 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
                 dup = True
         if dup:
             continue
-        mine = peace_value(p, me, k, y, fear_me)
+        mine = peace_value(p, me, k, y, fear_me, v_me)
         total = 0.0
         for j in range(N_TYPES):
             va_a = peace_value(p, adv, j, y, fear_adv)

@@ -17,6 +17,25 @@ MIX_SR = _I["mix.self_restraint"]
 MIX_TRIPWIRE = _I["mix.tripwire"]
 MIX_TERMS = _I["mix.alliance_terms"]
 GD_READY = _I["effects.general_deterrence_readiness"]
+DEFENCE_EFFORT = _I["ally.defence_effort"]
+EFFORT_CUT = _I["effects.tripwire_effort_cut"]
+NO_EXIT = _I["effects.tripwire_no_exit"]
+
+
+@njit(cache=True, inline="always")
+def ally_effort(p):
+    """The ally's own defence effort in a war over it: ``ally.defence_effort``, less what a tripwire force replaces (free riding)."""
+    if p[ALLY_PRESENT] == 0.0:
+        return 0.0
+    return p[DEFENCE_EFFORT] * (1.0 - p[MIX_TRIPWIRE] * p[EFFORT_CUT])
+
+
+@njit(cache=True, inline="always")
+def no_exit(p):
+    """1 if the defender cannot yield once the challenger has used force: a tripwire in Schelling's strong form."""
+    if p[ALLY_PRESENT] > 0.0 and p[MIX_TRIPWIRE] > 0.0 and p[NO_EXIT] > 0.0:
+        return 1.0
+    return 0.0
 
 
 @njit(cache=True, inline="always")

@@ -138,24 +138,38 @@ SPEC: tuple[Param, ...] = (
     _f("military.execution_delay_mean", 4.0, 0.0, INF, "days", "mean delay per rung above threat to carry out a military move", (2.0, 8.0)),
     _f("military.incident_tick_mean", 5.0, 0.01, INF, "days", "mean interval between candidate incidents (thinning)", illustrative=False),
     _f("military.incident_rate", 0.02, 0.0, INF, "1/day", "incidents per day caused by one military in the field, both sides at full readiness", (0.0, 0.06)),
-    # the ally (extended deterrence; Schelling 1966; Poast)
-    _f("ally.present", 0.0, 0.0, 1.0, "", "whether the scenario has an ally protected by the defender", illustrative=False, kind="bool"),
-    _p("ally.initial_confidence", 0.7, "", "ally's initial confidence in the defender's guarantee"),
-    _f("ally.decay", 0.008, 0.0, INF, "1/day", "rate at which confidence decays unless renewed (reassurance is a process)"),
-    _p("ally.hedge_threshold", 0.4, "", "confidence below which the ally starts a proliferation programme"),
-    _f("ally.review_interval", 30.0, 0.01, INF, "days", "interval at which the ally reviews its confidence"),
-    _f("ally.proliferation_time", 180.0, 0.0, INF, "days", "time a proliferation programme takes to mature"),
-    _p("ally.fear_gain", 0.15, "", "share of confidence lost per challenger public move, times level / 6"),
+    # the ally (extended deterrence; Snyder 1984; Schelling 1966; Poast)
+    _f("ally.present", 0.0, 0.0, 1.0, "", "whether the scenario has an ally protected by the defender; the stake is then the ally's", illustrative=False, kind="bool"),
+    _p("ally.p_committed", 0.8, "", "probability the defender is committed to the ally at t = 0 (the ally's prior)", (0.5, 0.95)),
+    _f("ally.lapse_rate", 1 / 730, 0.0, 1.0, "1/day", "hazard that a committed defender's commitment lapses (new government, shifting priorities)", (1 / 3650, 1 / 180)),
+    _f("ally.recommit_rate", 1 / 365, 0.0, 1.0, "1/day", "hazard that an uncommitted defender becomes committed again", (1 / 3650, 1 / 180)),
+    _p("ally.uncommitted_value", 0.3, "", "value an uncommitted defender puts on the ally's stake, relative to a committed one", (0.0, 0.6)),
+    _f("ally.reassurance_value", 0.15, 0.0, 1.0, "stake", "value to a committed defender of keeping its ally reassured (an uncommitted one: times uncommitted_value)", (0.05, 0.3)),
+    _f("ally.review_interval", 90.0, 0.01, INF, "days", "interval at which the ally reconsiders: stay, hedge or take risks", (30.0, 180.0)),
+    _f("ally.precision", 50.0, 0.0, 1e6, "1/stake", "logit precision of the ally's choices (a state deciding on a programme: less noisy than crisis moves)", (20.0, 100.0)),
+    _f("ally.exposure", 1.0, 0.0, 10.0, "stake", "the ally's loss if it is attacked and abandoned (its threat exposure; the stake is the ally's)", (0.5, 2.0)),
+    _p("ally.threat", 0.1, "", "the ally's probability per year of being attacked outside a crisis", (0.02, 0.3)),
+    _f("ally.programme_cost", 0.1, 0.0, 10.0, "stake/year", "cost to the ally of running a proliferation programme, per year", (0.03, 0.3)),
+    _f("ally.programme_time", 180.0, 0.0, INF, "days", "mean time a programme takes to mature (exponential: it can be shelved at any review)", (90.0, 720.0)),
+    _f("ally.detection_rate", 1 / 180, 0.0, 1.0, "1/day", "hazard that the challenger detects a running programme", (1 / 720, 1 / 60)),
+    _p("ally.protection", 0.8, "", "share of its exposure a programme protects the ally from", (0.5, 1.0)),
+    _f("ally.risk_gain", 0.02, 0.0, 10.0, "stake", "what the ally gains by pressing its own claims against the challenger when the defender backs it", (0.0, 0.06)),
+    _p("ally.provocation_attack", 0.3, "", "added probability of being attacked that taking risks brings (of the remaining 1 - threat)", (0.1, 0.6)),
+    _f("ally.risk_taking", 1.0, 0.0, 1.0, "", "1: the ally may take risks against the challenger (moral hazard); 0 switches it off", illustrative=False, kind="bool"),
+    _f("ally.provocation_loss", 0.05, 0.0, 1.0, "stake", "costs of inaction an ally's provocation adds to the challenger (it can open a crisis: entrapment)", (0.0, 0.15)),
+    _p("ally.defence_effort", 0.2, "", "the ally's own effort: the defender's strength in a war over the ally times (1 + effort)", (0.0, 0.5)),
+    _f("challenger.prevention_loss", 0.1, 0.0, 1.0, "stake", "costs of inaction a detected ally programme adds to the challenger (a preventive motive)", (0.0, 0.25)),
     # strategy effects
     _p("effects.general_deterrence_readiness", 0.5, "", "defender's standing readiness under general deterrence", (0.25, 0.75)),
-    _p("effects.tripwire_decay_cut", 0.5, "", "share of the ally's confidence decay removed by a tripwire"),
-    _p("effects.terms_decay_cut", 0.3, "", "share of the ally's confidence decay removed by precise terms"),
-    _p("effects.boost_tripwire", 0.35, "", "share of the ally's missing confidence restored by a tripwire deployment"),
-    _p("effects.boost_terms", 0.30, "", "... by alliance terms"),
-    _p("effects.boost_public_statement", 0.25, "", "... by a public statement of support (Blankenship 2020)"),
-    _p("effects.boost_private_statement", 0.15, "", "... by a private statement (Yarhi-Milo & McManus)"),
-    _p("effects.boost_aid", 0.20, "", "... by aid (Lanoszka, Yarhi-Milo & Cooper)"),
-    _p("effects.boost_exercises", 0.20, "", "... by a joint military exercise"),
+    _f("effects.cost_tripwire", 0.05, 0.0, 1.0, "stake", "cost to the defender of a tripwire deployment (costly and irreversible)", (0.02, 0.1)),
+    _f("effects.cost_terms", 0.03, 0.0, 1.0, "stake", "cost of precise alliance terms (Mattes 2012)", (0.01, 0.06)),
+    _f("effects.cost_public_statement", 0.005, 0.0, 1.0, "stake", "cost of a public statement of support; an uncommitted defender also risks the audience cost (Blankenship 2020)", (0.0, 0.02)),
+    _f("effects.cost_private_statement", 0.002, 0.0, 1.0, "stake", "cost of a private statement (Yarhi-Milo & McManus): nearly cheap talk", (0.0, 0.01)),
+    _f("effects.cost_aid", 0.02, 0.0, 1.0, "stake", "cost of aid or a cooperation agreement (Lanoszka, Yarhi-Milo & Cooper)", (0.005, 0.05)),
+    _f("effects.cost_exercises", 0.01, 0.0, 1.0, "stake", "cost of a joint military exercise", (0.002, 0.03)),
+    _f("effects.tripwire_lr", 1.1, 1.0, 100.0, "", "likelihood ratio with which a tripwire raises the challenger's belief that the defender is resolved (evidence: little effect; Schelling: large)", (1.0, 2.0)),
+    _f("effects.tripwire_no_exit", 0.0, 0.0, 1.0, "", "1: once the challenger has used force, a defender with a tripwire cannot yield (Schelling's 'no graceful way out')", illustrative=False, kind="bool"),
+    _p("effects.tripwire_effort_cut", 0.5, "", "share of the ally's own defence effort a tripwire force replaces (free riding)", (0.0, 0.8)),
     _p("effects.restraint_pressure_cut", 0.5, "", "share of the challenger's audience pressure a self-restrained defender move avoids", (0.2, 0.8)),
     _p("effects.norms_accuracy", 0.7, "", "probability the norms' report of the defender's intention is right", (0.55, 0.9)),
     _p("effects.norms_misperception_cut", 0.5, "", "share of misperception of the defender's moves removed by norms of competition", (0.2, 0.8)),
@@ -175,7 +189,7 @@ MIX_KEYS: tuple[str, ...] = ("mix.response", *("mix." + s for s in FLAG_STRATEGI
 N_MIX = len(MIX_KEYS)
 
 #: derived quantities (filled by signals.derive); their layout is declared in signals.py
-N_DERIVED = 128
+N_DERIVED = 160
 N_PARAMS = N_SCENARIO_PARAMS + N_MIX + N_DERIVED
 DERIVED0 = N_SCENARIO_PARAMS + N_MIX
 

@@ -29,7 +29,6 @@ from numba import njit
 from . import decision as dc
 from .beliefs import DIM_INTENTION, DIM_RESOLVE, bayes, point_mass, report
 from .constants import (
-    ALLIANCE_TERMS,
     ALLY,
     AUDIENCE,
     CHALLENGER,
@@ -41,6 +40,7 @@ from .constants import (
     EV_BACK_DOWN,
     EV_CHALLENGE,
     EV_CONCEDE,
+    EV_DETECTED,
     EV_ESCALATE,
     EV_EXECUTED,
     EV_HEDGE_START,
@@ -53,22 +53,26 @@ from .constants import (
     EV_PRESSURE,
     EV_PROGRAMME_SHELVED,
     EV_PROLIFERATE,
+    EV_PROVOKE,
     EV_RECOGNISED,
     EV_RENEW,
     EV_REPORT,
     EV_REVIEW,
     EV_SETTLE,
     EV_START,
+    EV_STAY,
     EV_SUPPORT,
     EV_TICK,
     EV_TRANSFER,
     EV_WAIT,
     EV_WAR,
+    EV_WITHHELD,
     EXERCISES,
     F_FORCED,
     F_INCIDENT,
     F_OBSERVED,
     F_OFFER,
+    F_WITHHELD,
     GLOBAL_FIELDS,
     I_EVENT,
     I_LEVEL,
@@ -84,6 +88,7 @@ from .constants import (
     M_PUBLIC,
     M_SENDER,
     MILITARY,
+    MK_DETECT,
     MK_EXECUTED,
     MK_GRIT,
     MK_HEDGE_DONE,
@@ -136,17 +141,25 @@ from .constants import (
     SETTLEMENT,
     SHOW_OF_FORCE,
     STATE_FIELDS,
+    STREAM_COMMITMENT,
     STREAM_SETUP,
     THREAT,
     TOP_RUNG,
     TRIPWIRE,
     UNRESOLVED,
     WAR_OUTCOME,
+    X_ABANDONED,
+    X_ALLY_OPENED,
+    X_AUDIENCE_PAID,
+    X_C_FORCE,
     X_C_TYPE,
     X_CHALLENGE_TIME,
+    X_COMMITTED,
     X_COMPLETE,
+    X_CONDUCT_SEEN,
     X_D_TYPE,
     X_DEMAND,
+    X_DETECTED,
     X_END_TIME,
     X_ERROR,
     X_EVENTS,
@@ -156,19 +169,23 @@ from .constants import (
     X_INCIDENTS,
     X_MIX,
     X_NEED,
+    X_NEXT_SWITCH,
     X_OFFER,
     X_OUTCOME,
     X_PEAK,
+    X_PROGRAMME_STARTED,
     X_PROLIF_TIME,
     X_PROLIFERATED,
+    X_PROVOKED,
+    X_REASSURANCE_COST,
     X_TERMS,
     X_TRANSFERS,
     X_WINNER,
 )
-from .doctrine import escalation_cap, policy_committed, standing_readiness_of
+from .doctrine import escalation_cap, no_exit, policy_committed, standing_readiness_of
 from .params import PARAM_INDEX as _I
 from .rng import exponential, init_streams, uniform
-from .signals import T_CHALLENGE, T_ESCALATE, T_OFFER, T_TRANSFER, prior_of, t_index
+from .signals import A_SEND, A_YIELD, T_CHALLENGE, T_ESCALATE, T_OFFER, T_TRANSFER, prior_of, t_index
 from .strategies import CHALLENGER_CODE, RESPONSE_CODE
 
 # --- parameter positions (compile-time constants for Numba) -----------------
@@ -201,15 +218,26 @@ EXEC_DELAY = _I["military.execution_delay_mean"]
 TICK_MEAN = _I["military.incident_tick_mean"]
 INCIDENT_RATE = _I["military.incident_rate"]
 ALLY_PRESENT = _I["ally.present"]
-ALLY_CONF0 = _I["ally.initial_confidence"]
-ALLY_DECAY = _I["ally.decay"]
-ALLY_HEDGE = _I["ally.hedge_threshold"]
+ALLY_P_COMMITTED = _I["ally.p_committed"]
+ALLY_LAPSE = _I["ally.lapse_rate"]
+ALLY_RECOMMIT = _I["ally.recommit_rate"]
+ALLY_UNCOMMITTED = _I["ally.uncommitted_value"]
 ALLY_REVIEW = _I["ally.review_interval"]
-ALLY_PROLIF_TIME = _I["ally.proliferation_time"]
-ALLY_FEAR = _I["ally.fear_gain"]
-TRIP_DECAY_CUT = _I["effects.tripwire_decay_cut"]
-TERMS_DECAY_CUT = _I["effects.terms_decay_cut"]
-BOOST0 = _I["effects.boost_tripwire"]  # boosts follow the instrument order of constants.py
+ALLY_EXPOSURE = _I["ally.exposure"]
+ALLY_THREAT = _I["ally.threat"]
+ALLY_PROG_COST = _I["ally.programme_cost"]
+ALLY_PROG_TIME = _I["ally.programme_time"]
+ALLY_DETECTION = _I["ally.detection_rate"]
+ALLY_PROTECTION = _I["ally.protection"]
+ALLY_RISK_GAIN = _I["ally.risk_gain"]
+ALLY_RISK_TAKING = _I["ally.risk_taking"]
+ALLY_PRECISION = _I["ally.precision"]
+ALLY_PROVOKE_ATTACK = _I["ally.provocation_attack"]
+ALLY_PROVOCATION = _I["ally.provocation_loss"]
+PREVENTION_LOSS = _I["challenger.prevention_loss"]
+AUDIENCE_COST = _I["audience.cost"]
+COST0 = _I["effects.cost_tripwire"]  # instrument costs follow the instrument order of constants.py
+TRIPWIRE_LR = _I["effects.tripwire_lr"]
 SR_PRESSURE_CUT = _I["effects.restraint_pressure_cut"]
 NC_ACCURACY = _I["effects.norms_accuracy"]
 NC_MIS_CUT = _I["effects.norms_misperception_cut"]
@@ -300,29 +328,70 @@ def pressure_now(st, p, s, now):
 
 @njit(cache=True, inline="always")
 def need_now(st, p, now):
-    """The challenger's costs of inaction at ``now``: ``need_rate * now`` if need-driven, else 0."""
-    return st[X_NEED] * p[NEED_RATE] * now
+    """The challenger's costs of inaction at ``now``.
+
+    ``need_rate * now`` if need-driven (Lebow & Stein), plus ``ally.provocation_loss`` once the ally has provoked
+    it and ``challenger.prevention_loss`` once it has detected the ally's programme (a preventive motive).
+    """
+    c = st[X_NEED] * p[NEED_RATE] * now
+    if st[X_PROVOKED] >= 0.0:
+        c += p[ALLY_PROVOCATION]
+    if st[X_DETECTED] >= 0.0:
+        c += p[PREVENTION_LOSS]
+    return c
+
+
+# --- the defender's commitment to its ally: a hidden two-state Markov chain (model.md: The ally) --------------
+@njit(cache=True, inline="always")
+def switch_wait(p, keys, ctr, committed):
+    """Days until the commitment chain next switches out of its current state (one exponential draw, stream 10)."""
+    rate = p[ALLY_LAPSE] if committed > 0.0 else p[ALLY_RECOMMIT]
+    if rate <= 0.0:
+        return np.inf
+    return exponential(keys, ctr, STREAM_COMMITMENT, 1.0 / rate)
+
+
+@njit(cache=True)
+def committed_now(st, p, keys, ctr, now):
+    """The defender's commitment at ``now``: the chain is advanced lazily through every switch due by then.
+
+    Switch times are drawn in order from their own stream, so the path does not
+    depend on when it is read (and is the same in every cell of an experiment).
+    """
+    while st[X_NEXT_SWITCH] <= now:
+        st[X_COMMITTED] = 1.0 - st[X_COMMITTED]
+        st[X_NEXT_SWITCH] = st[X_NEXT_SWITCH] + switch_wait(p, keys, ctr, st[X_COMMITTED])
+    return st[X_COMMITTED]
 
 
 @njit(cache=True, inline="always")
-def ally_decay_rate(p):
-    """The ally's confidence decay rate, cut by standing tripwires and precise terms."""
-    trip = p[MIX_INSTR0 + TRIPWIRE]
-    terms = p[MIX_INSTR0 + ALLIANCE_TERMS]
-    return p[ALLY_DECAY] * (1.0 - trip * p[TRIP_DECAY_CUT]) * (1.0 - terms * p[TERMS_DECAY_CUT])
+def ally_belief_now(st, p, now):
+    """The ally's belief that the defender is committed at ``now``: the filter's prediction since it was stored.
+
+    ``b(t) = b_inf + (b - b_inf) exp(-(lapse + recommit) (t - t_stored))``, ``b_inf = recommit / (lapse + recommit)``.
+    """
+    b = st[ix(ALLY, S_CONFIDENCE)]
+    h = p[ALLY_LAPSE] + p[ALLY_RECOMMIT]
+    if h <= 0.0:
+        return b
+    b_inf = p[ALLY_RECOMMIT] / h
+    return b_inf + (b - b_inf) * np.exp(-h * (now - st[ix(ALLY, S_CONFIDENCE_T)]))
 
 
 @njit(cache=True, inline="always")
-def confidence_now(st, p, now):
-    """The ally's confidence at ``now`` (model.md, section "The ally")."""
-    return st[ix(ALLY, S_CONFIDENCE)] * np.exp(-ally_decay_rate(p) * (now - st[ix(ALLY, S_CONFIDENCE_T)]))
-
-
-@njit(cache=True, inline="always")
-def set_confidence(st, value, now):
-    """Store the ally's confidence as of ``now``."""
+def set_ally_belief(st, value, now):
+    """Store the ally's belief as of ``now``."""
     st[ix(ALLY, S_CONFIDENCE)] = value
     st[ix(ALLY, S_CONFIDENCE_T)] = now
+
+
+@njit(cache=True, inline="always")
+def ally_update(b, l1, l0):
+    """Bayes' rule for the ally: ``b l1 / (b l1 + (1 - b) l0)`` (unchanged if both likelihoods are 0)."""
+    total = b * l1 + (1.0 - b) * l0
+    if not total > 0.0:
+        return b
+    return b * l1 / total
 
 
 @njit(cache=True, inline="always")
@@ -393,8 +462,13 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr, twin):
     st[ix(DEFENDER, S_KNOWN_TERMS)] = -1.0
     st[ix(DEFENDER, S_COMMITTED)] = policy_committed(p, DEFENDER)
     st[ix(DEFENDER, S_READINESS)] = standing_readiness_of(p, DEFENDER)
-    if p[ALLY_PRESENT] > 0.0:
-        set_confidence(st, p[ALLY_CONF0], 0.0)
+    st[X_PROVOKED] = -1.0
+    st[X_DETECTED] = -1.0
+    st[X_NEXT_SWITCH] = np.inf
+    if p[ALLY_PRESENT] > 0.0:  # the defender's hidden commitment, and the ally's prior about it
+        st[X_COMMITTED] = 1.0 if uniform(keys, ctr, STREAM_COMMITMENT) < p[ALLY_P_COMMITTED] else 0.0
+        st[X_NEXT_SWITCH] = switch_wait(p, keys, ctr, st[X_COMMITTED])
+        set_ally_belief(st, p[ALLY_P_COMMITTED], 0.0)
     return mix
 
 
@@ -492,6 +566,10 @@ def fill_situation(st, p, ws, s, now, allow):
     ws[SIT + dc.SIT_ADV_CAP] = escalation_cap(p, adv, st[X_FORCE])
     ws[SIT + dc.SIT_ALLOW] = allow
     ws[SIT + dc.SIT_YIELD_ACCEPTS] = 1.0 if (s == DEFENDER and offered) else 0.0
+    # an uncommitted defender values its ally's stake less (read after committed_now has advanced the chain)
+    uncommitted = s == DEFENDER and p[ALLY_PRESENT] > 0.0 and st[X_COMMITTED] == 0.0
+    ws[SIT + dc.SIT_STAKE_VALUE] = p[ALLY_UNCOMMITTED] if uncommitted else 1.0
+    ws[SIT + dc.SIT_NO_EXIT] = no_exit(p)
     ws[SIT + dc.SIT_BEST_OFFER] = -1.0
 
 
@@ -562,6 +640,8 @@ def decide(st, p, keys, ctr, ws, s, now, allow):
     A forced menu (a doctrine leaving a single move) still draws, so that the
     number of draws does not depend on the menu.
     """
+    if s == DEFENDER and p[ALLY_PRESENT] > 0.0:
+        committed_now(st, p, keys, ctr, now)
     fill_situation(st, p, ws, s, now, allow)
     dc.evaluate(p, ws, st, ix(s, S_BELIEF))
     if fallback_if_empty(ws, allow):
@@ -644,6 +724,10 @@ def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
         else:
             end_crisis(st, DEFENDER_CONCEDES, now, st[ix(DEFENDER, S_KNOWN_TERMS)])
             info[I_EVENT] = EV_CONCEDE
+            if st[ix(DEFENDER, S_COMMITTED)] > 0.0:  # a public commitment not honoured
+                st[X_AUDIENCE_PAID] += dc.audience_cost(p, 1.0, pressure_now(st, p, DEFENDER, now))
+            if p[ALLY_PRESENT] > 0.0 and st[X_C_FORCE] > 0.0:  # the ally was attacked and the defender did not fight
+                st[X_ABANDONED] = 1.0
         info[I_VALUE] = st[X_FINAL_TERMS]
         return n
     if move == MV_ACCEPT:  # binding at once, at the terms the challenger perceived
@@ -672,8 +756,8 @@ def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
 
 # --- leaders -------------------------------------------------------------------
 @njit(cache=True)
-def receive_reports(st, p, keys, ctr, info, s):
-    """At t = 0: reports on the adversary's type from norms of competition (challenger only) and a regime (both)."""
+def receive_reports(st, p, keys, ctr, ws, info, s):
+    """At t = 0: reports on the adversary's type from a regime (both sides) and norms of competition, and the tripwire (challenger)."""
     stream = 3 * s + LEADER
     adv_type = int(st[X_D_TYPE] if s == CHALLENGER else st[X_C_TYPE])
     bo = ix(s, S_BELIEF)
@@ -683,6 +767,12 @@ def receive_reports(st, p, keys, ctr, info, s):
             right = uniform(keys, ctr, stream) < p[LSR_ACCURACY]
             report(st, bo, dim, truth if right else 1 - truth, p[LSR_ACCURACY])
             info[I_EVENT] = EV_REPORT
+    if s == CHALLENGER and p[ALLY_PRESENT] > 0.0 and p[MIX_INSTR0 + TRIPWIRE] > 0.0 and st[X_COMPLETE] == 0.0:
+        lr = p[TRIPWIRE_LR]  # troops on the ally's soil: evidence that the defender is resolved (small by default)
+        lo = dc.SCR_LIK
+        for k in range(N_TYPES):
+            ws[lo + k] = lr if k & 1 else 1.0
+        bayes(st, bo, ws, lo, 0.0)
     if s == CHALLENGER and p[MIX_NC] > 0.0:
         truth = (adv_type >> DIM_INTENTION) & 1
         right = uniform(keys, ctr, stream) < p[NC_ACCURACY]
@@ -718,6 +808,8 @@ def opportunity(st, p, keys, ctr, ws, out, info, now):
         info[I_VALUE] = ws[dc.SCR_PROBS + MV_WAIT]
         return next_opportunity(p, keys, ctr, out, 0, now)
     st[X_CHALLENGE_TIME] = now
+    if st[X_PROVOKED] >= 0.0:  # the crisis opens after the ally provoked the challenger
+        st[X_ALLY_OPENED] = 1.0
     if move == MV_WAR:
         st[X_DEMAND] = -1.0
         go_to_war(st, p, keys, ctr, s, now)
@@ -795,17 +887,24 @@ def incident_check(st, p, keys, ctr, ws, info, s, now):
     menu: ``P(war) = 1 / (1 + exp(-lambda * (EV(war) - V(carry on))))``.
     """
     allow = challenger_menu(st, p) if s == CHALLENGER else (BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER)
+    if s == DEFENDER and p[ALLY_PRESENT] > 0.0:
+        committed_now(st, p, keys, ctr, now)
     fill_situation(st, p, ws, s, now, allow)
     dc.evaluate(p, ws, st, ix(s, S_BELIEF))
     war = ws[dc.SCR_EV + MV_WAR]
     ws[dc.SCR_EV + MV_WAR] = dc.NEG
     dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, N_MOVES, ws, dc.SCR_PROBS)
     cont = 0.0
+    total = 0.0
     for i in range(N_MOVES):
         if ws[dc.SCR_PROBS + i] > 0.0:
             cont += ws[dc.SCR_PROBS + i] * ws[dc.SCR_EV + i]
-    x = p[PRECISION] * (war - cont)
-    p_war = 1.0 / (1.0 + np.exp(-x)) if x > -700.0 else 0.0
+            total += ws[dc.SCR_PROBS + i]
+    if total > 0.0:
+        x = p[PRECISION] * (war - cont)
+        p_war = 1.0 / (1.0 + np.exp(-x)) if x > -700.0 else 0.0
+    else:  # nothing but war is left (a defender with no exit at limited force): it fights
+        p_war = 1.0
     info[I_VALUE] = p_war
     if uniform(keys, ctr, 3 * s + LEADER) < p_war:
         go_to_war(st, p, keys, ctr, s, now)
@@ -858,19 +957,28 @@ def grit_step(st, p, keys, ctr, out, n, now):
 
 @njit(cache=True)
 def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
-    """The defender reassures its ally with every instrument in its mix (all at t = 0, the renewable ones at renewals).
+    """The defender reassures its ally with the instruments of its mix (all at t = 0, the renewable ones at renewals).
 
-    One delay draw per instrument. While a crisis is open, the challenger's
-    audience sees public statements (as a threat) and exercises (as a show of
-    force), and the defender's public statement commits it.
+    For each instrument, one uniform decides whether the defender actually sends it: with probability
+    ``signals.A_SEND[z][k]``, a logit choice between the value of a reassured ally (less if it is not committed,
+    ``z = 0``) and the instrument's cost (plus, for an uncommitted defender's public statement, the audience cost
+    it risks). Then one delay draw: the instrument, or the news that it was withheld, reaches the ally. Each
+    instrument sent costs ``effects.cost_<k>``. While a crisis is open, the challenger's audience sees public
+    statements (as a threat) and exercises (as a show of force), and a public statement commits the defender.
     """
     src = 3 * DEFENDER + LEADER
     first = PUBLIC_STATEMENT if renewal else TRIPWIRE
+    z = committed_now(st, p, keys, ctr, now)
     for k in range(first, N_INSTRUMENTS):
         if p[MIX_INSTR0 + k] <= 0.0:
             continue
+        sent = uniform(keys, ctr, src) < p[A_SEND + int(z) * N_INSTRUMENTS + k]
         d = channel_delay(p, keys, ctr, src, False)
         public = 0.0 if k == PRIVATE_STATEMENT else 1.0
+        if not sent:
+            n = emit(out, n, 1.0, d, 3 * ALLY + LEADER, MK_SUPPORT, src, 0.0, public, F_WITHHELD, now, k)
+            continue
+        st[X_REASSURANCE_COST] += p[COST0 + k]
         n = emit(out, n, 1.0, d, 3 * ALLY + LEADER, MK_SUPPORT, src, 0.0, public, 0.0, now, k)
         if not crisis_open(st):
             continue
@@ -898,7 +1006,7 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
     me = 3 * s + LEADER
     if kind == MK_START:
         info[I_EVENT] = EV_START
-        receive_reports(st, p, keys, ctr, info, s)
+        receive_reports(st, p, keys, ctr, ws, info, s)
         if s == CHALLENGER:
             return next_opportunity(p, keys, ctr, out, 0, now)
         n = 0
@@ -909,6 +1017,9 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
             if p[RENEWAL] > 0.0 and has_renewable(p):
                 n = emit(out, n, 1.0, p[RENEWAL], me, MK_RENEW, me, 0.0, 0.0, 0.0, now, 0.0)
         return n
+    if kind == MK_DETECT:
+        programme_detected(st, info, msg, now)
+        return 0
     if kind == MK_RENEW:  # reassurance of the ally outlives the crisis
         info[I_EVENT] = EV_RENEW
         n = send_reassurance(st, p, keys, ctr, out, 0, now, True)
@@ -989,6 +1100,8 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
         n = send_move(st, p, keys, ctr, out, 0, s, MILITARY, level, int(msg[M_FLAGS]), now, 0.0)
         if level >= LIMITED_FORCE:
             st[X_FORCE] = 1.0
+            if s == CHALLENGER:
+                st[X_C_FORCE] = 1.0
         if st[ix(s, S_CLOCK_ON)] == 0.0:
             st[ix(s, S_CLOCK_ON)] = 1.0
             d = exponential(keys, ctr, me, p[TICK_MEAN])
@@ -1008,51 +1121,139 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
     return emit(out, n, 1.0, d, me, MK_INCIDENT_TICK, me, 0.0, 0.0, 0.0, now, 0.0)
 
 
-# --- the ally ----------------------------------------------------------------
+# --- the ally (model.md: The ally) -------------------------------------------------------
+@njit(cache=True, inline="always")
+def absorb_conduct(st, p, now):
+    """Once a crisis has an outcome, the ally reads the defender's conduct in it (at its next message).
+
+    Yielding to the challenger is evidence that the defender is not committed, standing firm (every other
+    outcome of a crisis) that it is: the likelihoods are the defender's probabilities of yielding at its first
+    answer, committed or not (``signals.A_YIELD``).
+    """
+    if st[X_CONDUCT_SEEN] > 0.0 or st[X_OUTCOME] == NO_OUTCOME or st[X_CHALLENGE_TIME] < 0.0:
+        return
+    st[X_CONDUCT_SEEN] = 1.0
+    b = ally_belief_now(st, p, now)
+    y1 = p[A_YIELD + 1]
+    y0 = p[A_YIELD]
+    if st[X_OUTCOME] == DEFENDER_CONCEDES:
+        b = ally_update(b, y1, y0)
+    else:
+        b = ally_update(b, 1.0 - y1, 1.0 - y0)
+    set_ally_belief(st, b, now)
+
+
+@njit(cache=True, inline="always")
+def ally_attack_risk(st, p):
+    """The ally's probability of being attacked within a year: ``ally.threat``, raised by an open crisis.
+
+    During a crisis it is ``threat + (1 - threat) * L / 5`` for the highest challenger level ``L`` the ally has seen.
+    """
+    base = p[ALLY_THREAT]
+    if crisis_open(st):
+        return base + (1.0 - base) * st[ix(ALLY, S_ADV_LEVEL)] / 5.0
+    return base
+
+
 @njit(cache=True)
-def ally_leader(st, p, keys, ctr, out, info, msg, now):
-    """The ally's confidence: decays, renewed by support, eroded by fear; hedging at reviews."""
-    kind = int(msg[M_KIND])
+def ally_review(st, p, keys, ctr, ws, out, info, now):
+    """The ally's decision at a review: stay, hedge (run a programme) or take risks (1 draw; model.md: The ally).
+
+    Values over the next year, with belief ``b`` that the defender is committed, attack risk ``a``, exposure
+    ``e``: stay ``-e a (1 - b)``; hedge ``-c - e a (1 - b) (1 - protection)`` (``c`` = programme cost); take
+    risks ``b g - (1 - b) e a'`` with ``g`` = risk gain and ``a' = a + (1 - a) provocation_attack``. A logit
+    choice with precision ``ally.precision``.
+    """
     me = 3 * ALLY + LEADER
-    c = confidence_now(st, p, now)
-    if kind == MK_START:
-        info[I_EVENT] = EV_START
-        return emit(out, 0, 1.0, p[ALLY_REVIEW], me, MK_REVIEW, me, 0.0, 0.0, 0.0, now, 0.0)
-    if kind == MK_SUPPORT:
-        k = int(msg[M_AUX])
-        set_confidence(st, c + p[BOOST0 + k] * (1.0 - c), now)
-        info[I_EVENT] = EV_SUPPORT
-        info[I_LEVEL] = k
-        return 0
-    if kind == MK_PRESSURE:
-        set_confidence(st, c * (1.0 - p[ALLY_FEAR] * msg[M_AUX] / 6.0), now)
-        info[I_EVENT] = EV_PRESSURE
-        return 0
-    # MK_REVIEW
-    set_confidence(st, c, now)
-    info[I_EVENT] = EV_REVIEW
-    info[I_VALUE] = c
+    b = ally_belief_now(st, p, now)
+    set_ally_belief(st, b, now)
+    a = ally_attack_risk(st, p)
+    e = p[ALLY_EXPOSURE]
+    hedging = st[ix(ALLY, S_HEDGING)] > 0.0
+    ev = dc.SCR_EV
+    for i in range(N_MOVES):
+        ws[ev + i] = dc.NEG
+    ws[ev + 0] = -e * a * (1.0 - b)  # stay (or shelve a running programme)
+    if st[X_PROLIFERATED] == 0.0:
+        ws[ev + 1] = -p[ALLY_PROG_COST] - e * a * (1.0 - b) * (1.0 - p[ALLY_PROTECTION])  # hedge
+    if p[ALLY_RISK_TAKING] > 0.0 and st[X_PROVOKED] < 0.0 and not crisis_over(st):
+        a_risk = a + (1.0 - a) * p[ALLY_PROVOKE_ATTACK]
+        ws[ev + 2] = b * p[ALLY_RISK_GAIN] - (1.0 - b) * e * a_risk  # take risks against the challenger
+    u = uniform(keys, ctr, me)
+    choice = dc.choose(p[ALLY_PRECISION], ws, ev, 3, u, ws, dc.SCR_PROBS)
+    info[I_VALUE] = b
     n = 0
-    hedging = ix(ALLY, S_HEDGING)
-    if st[hedging] == 0.0 and c < p[ALLY_HEDGE] and st[X_PROLIFERATED] == 0.0:
-        st[hedging] = 1.0
-        st[ix(ALLY, S_PROGRAMME)] += 1.0
-        info[I_EVENT] = EV_HEDGE_START
-        prog = st[ix(ALLY, S_PROGRAMME)]
-        n = emit(out, n, 0.0, 0.0, 3 * ALLY + MILITARY, MK_ORDER, me, 0.0, 0.0, 0.0, now, prog)
-    elif st[hedging] > 0.0 and c >= p[ALLY_HEDGE]:
-        st[hedging] = 0.0
-        info[I_EVENT] = EV_HEDGE_STOP
+    if choice == 1:
+        if not hedging:
+            st[ix(ALLY, S_HEDGING)] = 1.0
+            st[ix(ALLY, S_PROGRAMME)] += 1.0
+            st[X_PROGRAMME_STARTED] = 1.0
+            info[I_EVENT] = EV_HEDGE_START
+            n = emit(out, n, 0.0, 0.0, 3 * ALLY + MILITARY, MK_ORDER, me, 0.0, 0.0, 0.0, now, st[ix(ALLY, S_PROGRAMME)])
+        else:
+            info[I_EVENT] = EV_REVIEW
+    elif choice == 2:
+        st[X_PROVOKED] = now
+        info[I_EVENT] = EV_PROVOKE
+        n = emit(out, n, 1.0, channel_delay(p, keys, ctr, me, False), 3 * CHALLENGER + AUDIENCE, MK_SIGNAL, me,
+                 THREAT, 1.0, F_OBSERVED, now, 0.0)
+    else:
+        if hedging:
+            st[ix(ALLY, S_HEDGING)] = 0.0
+            info[I_EVENT] = EV_HEDGE_STOP
+        else:
+            info[I_EVENT] = EV_STAY
     return emit(out, n, 1.0, p[ALLY_REVIEW], me, MK_REVIEW, me, 0.0, 0.0, 0.0, now, 0.0)
 
 
 @njit(cache=True)
+def ally_leader(st, p, keys, ctr, ws, out, info, msg, now):
+    """The ally's leader: filters the defender's commitment from what it perceives, and acts at its reviews."""
+    kind = int(msg[M_KIND])
+    me = 3 * ALLY + LEADER
+    absorb_conduct(st, p, now)
+    if kind == MK_START:
+        info[I_EVENT] = EV_START
+        return emit(out, 0, 1.0, p[ALLY_REVIEW], me, MK_REVIEW, me, 0.0, 0.0, 0.0, now, 0.0)
+    if kind == MK_SUPPORT:  # an instrument sent, or a renewal the ally expected and did not get
+        k = int(msg[M_AUX])
+        s1 = p[A_SEND + N_INSTRUMENTS + k]
+        s0 = p[A_SEND + k]
+        b = ally_belief_now(st, p, now)
+        if int(msg[M_FLAGS]) & F_WITHHELD:
+            b = ally_update(b, 1.0 - s1, 1.0 - s0)
+            info[I_EVENT] = EV_WITHHELD
+        else:
+            b = ally_update(b, s1, s0)
+            info[I_EVENT] = EV_SUPPORT
+        set_ally_belief(st, b, now)
+        info[I_LEVEL] = k
+        info[I_VALUE] = b
+        return 0
+    if kind == MK_PRESSURE:  # a challenger move seen by the ally's audience
+        st[ix(ALLY, S_ADV_LEVEL)] = max(st[ix(ALLY, S_ADV_LEVEL)], msg[M_AUX])
+        info[I_EVENT] = EV_PRESSURE
+        return 0
+    return ally_review(st, p, keys, ctr, ws, out, info, now)
+
+
+@njit(cache=True)
 def ally_military(st, p, keys, ctr, out, info, msg, now):
-    """The ally's programme matures after ``proliferation_time`` unless shelved."""
+    """The ally's programme: it matures after an exponential time and may be detected by the challenger first.
+
+    An ``order`` starts programme ``aux``: two draws (stream 8), the day it would mature and the day the
+    challenger would detect it; both are ignored if the programme has been shelved by then.
+    """
     me = 3 * ALLY + MILITARY
     if int(msg[M_KIND]) == MK_ORDER:
         info[I_EVENT] = EV_ORDER
-        return emit(out, 0, 1.0, p[ALLY_PROLIF_TIME], me, MK_HEDGE_DONE, me, 0.0, 0.0, 0.0, now, msg[M_AUX])
+        prog = msg[M_AUX]
+        n = emit(out, 0, 1.0, exponential(keys, ctr, me, p[ALLY_PROG_TIME]), me, MK_HEDGE_DONE, me, 0.0, 0.0, 0.0, now, prog)
+        rate = p[ALLY_DETECTION]
+        if rate > 0.0:
+            n = emit(out, n, 1.0, exponential(keys, ctr, me, 1.0 / rate), 3 * CHALLENGER + LEADER, MK_DETECT, me, 0.0,
+                     0.0, 0.0, now, prog)
+        return n
     if st[ix(ALLY, S_HEDGING)] > 0.0 and msg[M_AUX] == st[ix(ALLY, S_PROGRAMME)] and st[X_PROLIFERATED] == 0.0:
         st[X_PROLIFERATED] = 1.0
         st[X_PROLIF_TIME] = now
@@ -1060,6 +1261,14 @@ def ally_military(st, p, keys, ctr, out, info, msg, now):
     else:
         info[I_EVENT] = EV_PROGRAMME_SHELVED
     return 0
+
+
+@njit(cache=True, inline="always")
+def programme_detected(st, info, msg, now):
+    """The challenger detects the ally's programme, if it still runs: from now on it adds to its costs of inaction."""
+    if st[ix(ALLY, S_HEDGING)] > 0.0 and msg[M_AUX] == st[ix(ALLY, S_PROGRAMME)] and st[X_DETECTED] < 0.0:
+        st[X_DETECTED] = now
+        info[I_EVENT] = EV_DETECTED
 
 
 # --- the single entry point -----------------------------------------------------
@@ -1081,7 +1290,7 @@ def handle(actor, msg, now, st, p, keys, ctr, ws, out, info):
     role = actor % 3
     if s == ALLY:
         if role == LEADER:
-            return ally_leader(st, p, keys, ctr, out, info, msg, now)
+            return ally_leader(st, p, keys, ctr, ws, out, info, msg, now)
         if role == AUDIENCE:
             return audience(st, p, keys, ctr, out, info, s, msg, now)
         return ally_military(st, p, keys, ctr, out, info, msg, now)

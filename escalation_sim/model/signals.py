@@ -44,8 +44,21 @@ from numba import njit
 
 from . import decision as dc
 from .beliefs import prior
-from .constants import CHALLENGER, DEFENDER, MV_ESCALATE, MV_OFFER, MV_WAIT, MV_WAR, MV_YIELD, N_MOVES, N_TYPES, TOP_RUNG
-from .doctrine import escalation_cap, policy_committed
+from .constants import (
+    CHALLENGER,
+    DEFENDER,
+    MV_ESCALATE,
+    MV_OFFER,
+    MV_WAIT,
+    MV_WAR,
+    MV_YIELD,
+    N_INSTRUMENTS,
+    N_MOVES,
+    N_TYPES,
+    PUBLIC_STATEMENT,
+    TOP_RUNG,
+)
+from .doctrine import escalation_cap, no_exit, policy_committed
 from .params import DERIVED0, N_DERIVED
 from .params import PARAM_INDEX as _I
 
@@ -57,6 +70,10 @@ Q0 = _I["stake.status_quo"]
 TRANSFER = _I["defender.grit_transfer"]
 GAIN_WEIGHT = _I["intent.gain_weight"]
 PRECISION = _I["decision.precision"]
+UNCOMMITTED_VALUE = _I["ally.uncommitted_value"]
+REASSURANCE_VALUE = _I["ally.reassurance_value"]
+AUDIENCE_COST = _I["audience.cost"]
+COST0 = _I["effects.cost_tripwire"]  # instrument costs follow the instrument order of constants.py
 
 N_RUNG = TOP_RUNG + 1  # rows 0..5; row r is the rung the receiver holds
 T_ESCALATE = DERIVED0  # [side][type][rung]
@@ -66,7 +83,9 @@ T_TRANSFER = T_CHALLENGE + N_TYPES
 DEMAND0 = T_TRANSFER + N_TYPES
 DEMAND_BAR = DEMAND0 + N_TYPES
 TRUST_BENEFIT = DEMAND_BAR + 1
-DERIVED_END = TRUST_BENEFIT + N_TYPES
+A_SEND = TRUST_BENEFIT + N_TYPES  # [commitment z][instrument k]: P(the defender sends instrument k | z)
+A_YIELD = A_SEND + 2 * N_INSTRUMENTS  # [z]: P(the defender yields at its first answer to a challenge | z)
+DERIVED_END = A_YIELD + 2
 assert DERIVED_END <= DERIVED0 + N_DERIVED
 
 ALL_MOVES = (1 << MV_WAR) | (1 << MV_YIELD) | (1 << MV_ESCALATE) | (1 << MV_OFFER)
@@ -108,6 +127,8 @@ def _start_situation(p, ws, side, k, own, adv, demand, adv_p_greedy):
     ws[dc.SCR_SIT + dc.SIT_READY_OWN] = dc.readiness_at(p, side, own)
     ws[dc.SCR_SIT + dc.SIT_OWN_CAP] = float(TOP_RUNG)  # the receiver models a free sender
     ws[dc.SCR_SIT + dc.SIT_ADV_CAP] = escalation_cap(p, 1 - side, 0.0)
+    ws[dc.SCR_SIT + dc.SIT_STAKE_VALUE] = 1.0
+    ws[dc.SCR_SIT + dc.SIT_NO_EXIT] = no_exit(p)
 
 
 @njit(cache=True)
@@ -189,3 +210,24 @@ def derive(p):
         cost = tau if dc.is_greedy(k) else p[GAIN_WEIGHT] * tau
         x = lam * (b - cost)
         p[T_TRANSFER + k] = 1.0 / (1.0 + np.exp(-x)) if x > -700.0 else 0.0
+
+    # the ally's model of its defender: instruments and conduct under commitment z (1) or not (0)
+    for z in range(2):
+        v = p[REASSURANCE_VALUE] * (1.0 if z == 1 else p[UNCOMMITTED_VALUE])
+        for k in range(N_INSTRUMENTS):
+            cost = p[COST0 + k] + (p[AUDIENCE_COST] if (k == PUBLIC_STATEMENT and z == 0) else 0.0)
+            x = lam * (v - cost)
+            p[A_SEND + z * N_INSTRUMENTS + k] = 1.0 / (1.0 + np.exp(-x)) if x > -700.0 else 0.0
+    prior_of(p, CHALLENGER, belief, 0)
+    d_prior = np.zeros(N_TYPES)
+    prior_of(p, DEFENDER, d_prior, 0)
+    for z in range(2):
+        total = 0.0
+        for k in range(N_TYPES):
+            _start_situation(p, ws, DEFENDER, k, 0.0, 1.0, bar, p[D_P_GREEDY])
+            ws[dc.SCR_SIT + dc.SIT_ALLOW] = ALL_MOVES
+            ws[dc.SCR_SIT + dc.SIT_STAKE_VALUE] = 1.0 if z == 1 else p[UNCOMMITTED_VALUE]
+            dc.evaluate(p, ws, belief, 0)
+            dc.logit_probabilities(lam, ws, ev, N_MOVES, ws, pr)
+            total += d_prior[k] * ws[pr + MV_YIELD]
+        p[A_YIELD + z] = total

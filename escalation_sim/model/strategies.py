@@ -178,39 +178,39 @@ STRATEGIES: tuple[Strategy, ...] = (
         "The defender is committed from t = 0 (audience cost of yielding: 'no graceful way out'); one support "
         "message to the ally at t = 0 and a slower decay of the ally's confidence; not renewed. The research "
         "Poast cites finds little deterrent effect: the model adds no credibility beyond the commitment.",
-        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True), ("effects.tripwire_decay_cut", "effects.boost_tripwire"),
+        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True), ("effects.cost_tripwire", "effects.tripwire_lr", "effects.tripwire_no_exit", "effects.tripwire_effort_cut"),
     ),
     Strategy(
         "alliance_terms", DEFENDER, "reassurance of allies", "instrument",
         "Precise alliance terms.",
         "The defender is committed from t = 0; one support message at t = 0 and a slower decay; not renewed.",
-        ("mattes_2012", "poast_2021"), _c(needs_ally=True), ("effects.terms_decay_cut", "effects.boost_terms"),
+        ("mattes_2012", "poast_2021"), _c(needs_ally=True), ("effects.cost_terms",),
     ),
     Strategy(
         "public_statement", DEFENDER, "reassurance of allies", "instrument",
         "Public statements of support, renewable.",
         "Support for the ally at t = 0 and at each renewal; while a crisis is open the challenger's audience "
         "sees it as a threat (pressure) and it commits the defender.",
-        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True), ("effects.boost_public_statement",),
+        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True), ("effects.cost_public_statement",),
     ),
     Strategy(
         "private_statement", DEFENDER, "reassurance of allies", "instrument",
         "Private statements of support, renewable.",
         "Support for the ally; unseen by the challenger; no commitment.",
-        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True), ("effects.boost_private_statement",),
+        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True), ("effects.cost_private_statement",),
     ),
     Strategy(
         "aid", DEFENDER, "reassurance of allies", "instrument",
         "Aid and cooperation agreements, renewable.",
         "Support for the ally; unseen by the challenger.",
-        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True), ("effects.boost_aid",),
+        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True), ("effects.cost_aid",),
     ),
     Strategy(
         "exercises", DEFENDER, "reassurance of allies", "instrument",
         "Joint military exercises, renewable.",
         "Support for the ally; while a crisis is open the challenger's audience sees it as a show of force "
         "(pressure).",
-        ("poast_2021", "jervis_1976"), _c(needs_ally=True), ("effects.boost_exercises",),
+        ("poast_2021", "jervis_1976"), _c(needs_ally=True), ("effects.cost_exercises",),
     ),
     # --- challenger styles ----------------------------------------------------------------------
     Strategy(
