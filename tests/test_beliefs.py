@@ -7,58 +7,39 @@ Three layers:
 2. ``beliefs.bayes`` and ``beliefs.report`` against the reference formulas.
 3. End to end on SimPy crises. The trace does not hold the belief after each update (only
    P(greedy) in ``value`` for some rows), and re-running with shorter horizons gives only the
-   state at chosen instants. So the test *records* the engine: a subclass of the SimPy
-   ``Crisis`` keeps, for every message an actor handles, the message row (kind, sender, level,
-   flags: offer, forced, incident), the state before and after, and the stream counters before.
-   An independent tracker then replays the crisis from the document alone: it draws the types
-   and the motive from its own splitmix64 implementation of "Random numbers", starts from the
-   prior (or a point mass), re-derives each perception from the receiver's own uniform
-   (misreading, incident recognition), picks the likelihood of the table in "Beliefs and
-   signals" (challenge, offer, escalation ``T_ESCALATE + m T_OFFER``, incident, transfer), the
-   rung ``r = max(1, own level, previously perceived level)``, the channel's ``m``, attribution,
-   motivated bias and reports, and applies Bayes' rule. After every handled message its belief
-   must equal the engine's (1e-12: a chain of at most a few dozen Bayes updates, each a handful
-   of operations on numbers in [0, 1]), and the perceived level and misread flag must equal
-   the trace's. The engine's inputs are the only things taken from it: the levels its own
-   leader chose, and the message rows. A second check re-runs a few crises with the horizon cut
-   just after an update (the public API only) and compares the final state's belief.
+   state at chosen instants. So the test *records* the engine (``tests/replay_tools.py``): a
+   subclass of the SimPy ``Crisis`` keeps, for every message an actor handles, the message row
+   (kind, sender, level, flags: offer, forced, incident), the state before and after, and the
+   stream counters before. An independent tracker then replays the crisis from the document
+   alone: its own splitmix64 for the set-up draws and the receivers' perception draws, the
+   prior or a point mass, misreading and incident recognition, the likelihood of the table in
+   "Beliefs and signals" (challenge, offer, escalation ``T_ESCALATE + m T_OFFER``, incident,
+   transfer) at ``r = max(1, own level, previously perceived level)``, attribution, motivated
+   bias and reports. After every handled message its beliefs must equal the engine's (1e-12: a
+   chain of at most a few dozen Bayes updates, each a handful of operations on numbers in
+   [0, 1]); the perceived level and misread flag must equal the trace's. A second check re-runs
+   a few crises with the horizon cut just after an update (public API only).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import reference_model as ref
 from decision_cases import params_of, random_vector
+from replay_tools import Tally, Tracker, bel, code_tables, run_recorded
 
-from escalation_sim.engines.simpy_engine import Crisis, simulate
+from escalation_sim.engines.simpy_engine import simulate
 from escalation_sim.model import beliefs, signals
 from escalation_sim.model import constants as C
 from escalation_sim.model.constants import CHALLENGER, DEFENDER
+from escalation_sim.model.params import PARAM_INDEX
 from escalation_sim.model.scenario import Scenario
 
 ATOL = 1e-12
 
 
 # --- 1. the likelihood tables -----------------------------------------------------------------------
-def code_tables(p):
-    """Read the derived part of ``p`` through the layout constants of ``signals`` (layout only)."""
-    n = signals.N_RUNG
-    esc = p[signals.T_ESCALATE : signals.T_ESCALATE + 2 * 4 * n].reshape(2, 4, n)
-    off = p[signals.T_OFFER : signals.T_OFFER + 2 * 4 * n].reshape(2, 4, n)
-    return {
-        "demand0": p[signals.DEMAND0 : signals.DEMAND0 + 4],
-        "demand_bar": p[signals.DEMAND_BAR],
-        "challenge": p[signals.T_CHALLENGE : signals.T_CHALLENGE + 4],
-        "escalate": esc,
-        "offer": off,
-        "transfer": p[signals.T_TRANSFER : signals.T_TRANSFER + 4],
-        "trust_benefit": p[signals.TRUST_BENEFIT : signals.TRUST_BENEFIT + 4],
-    }
-
-
 TABLE_SCENARIOS = [
     ({}, ()),
     ({"decision.precision": 60.0, "intent.fear_loss": 0.2}, ("general_deterrence",)),
@@ -101,8 +82,6 @@ def test_tables_match_reference_random_vectors(seed):
     for _ in range(4):
         p = random_vector(rng)
         P = params_of(p)
-        from escalation_sim.model.params import PARAM_INDEX
-
         p[PARAM_INDEX["defender.p_greedy"]] = P["challenger.p_greedy"]
         signals.derive(p)
         _check_tables(p, with_challenge=True)
@@ -223,161 +202,9 @@ def test_report_matches_reference():
 
 
 # --- 3. end to end: recording the SimPy engine and replaying the beliefs -------------------------------------
-@dataclass
-class Handled:
-    actor: int
-    msg: np.ndarray
-    now: float
-    before: np.ndarray
-    counters: np.ndarray
-    after: np.ndarray
-    row: int
-
-
-class RecordingCrisis(Crisis):
-    """The SimPy crisis, unchanged, that also keeps what each handler saw and did."""
-
-    def __init__(self, *args, **kwargs):
-        self.handled: list[Handled] = []
-        super().__init__(*args, **kwargs)
-
-    def receive(self, actor, msg):
-        before, counters, now = self.state.copy(), self.counters.copy(), self.env.now
-        super().receive(actor, msg)
-        self.handled.append(Handled(actor, msg.copy(), now, before, counters, self.state.copy(), len(self.rows) - 1))
-
-
-def run_recorded(scenario, seed, rep, twin=False):
-    p_mixes, cum = scenario.vectors()
-    crisis = RecordingCrisis(p_mixes, cum, seed, rep, True, twin)
-    return crisis, crisis.run()
-
-
-def bel(st, s):
-    return st[C.GLOBAL_FIELDS + s * C.STATE_FIELDS + C.S_BELIEF : C.GLOBAL_FIELDS + s * C.STATE_FIELDS + C.S_BELIEF + 4]
-
-
-def fld(st, s, f):
-    return st[C.GLOBAL_FIELDS + s * C.STATE_FIELDS + f]
-
-
-class Tally(dict):
-    def add(self, key, n=1):
-        self[key] = self.get(key, 0) + n
-
-
-def replay(crisis, result, P: ref.Params, twin: bool, tally: Tally, variant: str = ""):
-    """Replay one recorded crisis with the independent tracker; assert agreement at every step.
-
-    ``variant`` deliberately breaks one rule of the tracker (to show that the replay can fail).
-    """
-    p = crisis.p
-    keys = ref.stream_keys(crisis.seed, crisis.replication)
-    assert keys == [int(k) for k in crisis.keys], "stream keys (docs: Random numbers)"
-    # set-up draws S1-S6 from stream 9 (one mix: S1 is drawn and ignored)
-    u = [ref.uniform_at(keys[C.STREAM_SETUP], i) for i in range(1, 7)]
-    need = u[1] < P["challenger.p_need"]
-    c_type = 2 * (u[2] < P["challenger.p_greedy"]) + (u[3] < P["challenger.p_resolved"])
-    d_type = 2 * (u[4] < P["defender.p_greedy"]) + (u[5] < P["defender.p_resolved"])
-    st0 = crisis.handled[0].before
-    assert (st0[C.X_NEED], st0[C.X_C_TYPE], st0[C.X_D_TYPE]) == (float(need), float(c_type), float(d_type))
-    complete = twin or P["belief.complete_information"] > 0
-    adv_type = {CHALLENGER: d_type, DEFENDER: c_type}
-    belief = {
-        s: ([1.0 if j == adv_type[s] else 0.0 for j in range(4)] if complete else ref.side_prior(P, 1 - s))
-        for s in (CHALLENGER, DEFENDER)
-    }
-    perceived_level = {CHALLENGER: 0.0, DEFENDER: 0.0}
-    perceived_any = {CHALLENGER: False, DEFENDER: False}
-    lsr, nc = P["mix.limited_security_regime"] > 0, P["mix.norms_of_competition"] > 0
-    attribution = P["belief.attribution"] > 0
-    T = code_tables(p)
-    trace = result.trace
-    for h in crisis.handled:
-        s, role = divmod(h.actor, 3)
-        if s == C.ALLY or role != C.LEADER or h.before[C.X_OUTCOME] != C.NO_OUTCOME:
-            continue
-        kind = int(h.msg[C.M_KIND])
-        key = keys[3 * s]
-        ctr = int(h.counters[3 * s])
-        bias = P["challenger.motivated_bias"] if (s == CHALLENGER and need and variant != "no bias") else 0.0
-
-        def update(lik):
-            if complete:
-                return
-            new = ref.bayes(belief[s], lik, bias)
-            if bias > 0 and not np.allclose(new, ref.bayes(belief[s], lik, 0.0), atol=1e-9):
-                tally.add("bias tempered")
-            belief[s] = new
-
-        if kind == C.MK_START:
-            draws = 0
-            adv = adv_type[s]
-            reports = []
-            if lsr:
-                reports += [(1, P["effects.regime_accuracy"]), (0, P["effects.regime_accuracy"])]  # intention, resolve
-            if nc and s == CHALLENGER:
-                reports.append((1, P["effects.norms_accuracy"]))
-            for dim, acc in reports:
-                draws += 1
-                right = ref.uniform_at(key, ctr + draws) < acc
-                truth = (adv >> dim) & 1
-                belief[s] = ref.report(belief[s], dim, truth if right else 1 - truth, acc)
-                tally.add("report right" if right else "report wrong")
-        elif kind == C.MK_TRANSFER and s == CHALLENGER:
-            if attribution or variant == "forced informative":  # every GRIT transfer is marked forced
-                update(list(T["transfer"]))
-                tally.add("transfer")
-            else:
-                tally.add("forced ignored")
-        elif kind == C.MK_SIGNAL and not (int(h.msg[C.M_FLAGS]) & C.F_OBSERVED):
-            uu = ref.uniform_at(key, ctr + 1)
-            sender = int(h.msg[C.M_SENDER]) // 3
-            flags = int(h.msg[C.M_FLAGS])
-            level = float(h.msg[C.M_LEVEL])
-            own = fld(h.before, s, C.S_LEVEL)
-            assert fld(h.before, s, C.S_ADV_LEVEL) == perceived_level[s]
-            r = int(max(1.0, own, perceived_level[s]))
-            m = P["channel.misperception"] * (1 - lsr * P["effects.regime_misperception_cut"])
-            if sender == DEFENDER:
-                m *= 1 - nc * P["effects.norms_misperception_cut"]
-            row = trace.iloc[h.row]
-            if flags & C.F_INCIDENT:
-                clarify = 1 - (1 - lsr * P["effects.regime_clarify"]) * (1 - nc * P["effects.norms_clarify"])
-                if uu < clarify:
-                    tally.add("incident recognised")
-                    assert row.event == "incident_recognised" and row.level_perceived == -1
-                    continue
-                tally.add("incident unrecognised")
-                update([T["escalate"][sender][j][4] for j in range(4)])
-                perceived, misread = 5.0, False
-            else:
-                misread = 1 <= level <= 4 and uu < m
-                perceived = level + 1 if misread else level
-                offer = bool(flags & C.F_OFFER) and not misread
-                tally.add("misread" if misread else "read")
-                if flags & C.F_FORCED and not attribution:
-                    tally.add("forced ignored")
-                elif s == DEFENDER and not perceived_any[s]:
-                    update(list(T["challenge"]))
-                    tally.add("challenge")
-                elif offer:
-                    update([T["offer"][sender][j][r] for j in range(4)])
-                    tally.add("offer")
-                else:
-                    conf = 0.0 if variant == "no confusion" else m
-                    update([T["escalate"][sender][j][r] + conf * T["offer"][sender][j][r] for j in range(4)])
-                    tally.add("escalation" + (" (misread offer)" if flags & C.F_OFFER else ""))
-            perceived_any[s] = True
-            perceived_level[s] = perceived
-            assert row.level_perceived == perceived and bool(row.misperceived) == misread, (row, perceived, misread)
-            if row.event == "escalate" or (row.event == "war" and not row.incident):
-                assert abs(row.value - (belief[s][2] + belief[s][3])) < ATOL  # P(greedy) in the trace
-        else:
-            continue
-        for side in (CHALLENGER, DEFENDER):
-            assert np.allclose(bel(h.after, side), belief[side], rtol=0, atol=ATOL), (h.now, kind, side, bel(h.after, side), belief[side])
-    return belief
+def replay(crisis, result, P, twin, tally, variant=""):
+    """Replay the beliefs of one recorded crisis (tests/replay_tools.py); asserts agreement at every step."""
+    return Tracker(crisis, result, P, twin, tally, variant).run()
 
 
 REPLAY_SCENARIOS = {
