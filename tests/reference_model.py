@@ -156,7 +156,7 @@ def logit(lam: float, values: list) -> list:
 def logit_value(lam: float, values: list) -> float:
     """The logit-expected value sum P(m) EV(m) of a set of options."""
     probs = logit(lam, values)
-    return sum(p * v for p, v in zip(probs, values) if v is not None)
+    return sum(p * v for p, v in zip(probs, values, strict=True) if v is not None)
 
 
 # --- the situation of a decision ------------------------------------------------------------
@@ -562,14 +562,14 @@ def bayes(belief, lik, bias: float = 0.0):
     Motivated bias: "when an update would raise its belief in a resolved defender, the
     likelihood is tempered, L(j) ** (1 - challenger.motivated_bias)".
     """
-    total = sum(b * l for b, l in zip(belief, lik))
+    total = sum(b * lk for b, lk in zip(belief, lik, strict=True))
     if not total > 0:
         return list(belief)
-    post = [b * l / total for b, l in zip(belief, lik)]
+    post = [b * lk / total for b, lk in zip(belief, lik, strict=True)]
     if bias > 0 and post[1] + post[3] > belief[1] + belief[3]:
-        tempered = [l ** (1.0 - bias) for l in lik]
-        total = sum(b * l for b, l in zip(belief, tempered))
-        post = [b * l / total for b, l in zip(belief, tempered)]
+        tempered = [lk ** (1.0 - bias) for lk in lik]
+        total = sum(b * lk for b, lk in zip(belief, tempered, strict=True))
+        post = [b * lk / total for b, lk in zip(belief, tempered, strict=True)]
     return post
 
 
@@ -579,10 +579,10 @@ def report(belief, dim: int, reported: int, accuracy: float):
     ``dim`` 0 = resolve (bit 0 of the type), 1 = intention (bit 1).
     """
     w = [accuracy if ((k >> dim) & 1) == reported else 1.0 - accuracy for k in range(4)]
-    total = sum(b * x for b, x in zip(belief, w))
+    total = sum(b * x for b, x in zip(belief, w, strict=True))
     if not total > 0:
         return list(belief)
-    return [b * x / total for b, x in zip(belief, w)]
+    return [b * x / total for b, x in zip(belief, w, strict=True)]
 
 
 # --- random numbers (docs/model.md, "Random numbers") ------------------------------------------------

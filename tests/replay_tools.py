@@ -283,32 +283,32 @@ class Tracker:
 
     def menu(self, s, h, key, ctr, draws):
         """The strategy's menu (docs: "Strategies"); returns (menu, draws used)."""
-        W, Y, A, E, O = ref.WAR, ref.YIELD, ref.ACCEPT, ref.ESCALATE, ref.OFFER
+        W, Y, A, E, OF = ref.WAR, ref.YIELD, ref.ACCEPT, ref.ESCALATE, ref.OFFER
         if s == CHALLENGER:
             style = CHALLENGER_STRATEGIES[int(self.P["challenger.strategy"])]
             if style == "probing":
-                return {W, Y, A, E, O}, draws
+                return {W, Y, A, E, OF}, draws
             if style == "firm":
                 return {W, Y, A, E}, draws
             assert style == "reciprocating"
-            return ({W, Y, A, O} if self.offered[CHALLENGER] else {W, Y, A, E}), draws
+            return ({W, Y, A, OF} if self.offered[CHALLENGER] else {W, Y, A, E}), draws
         first = fld(h.before, DEFENDER, C.S_DECISIONS) == 0
         offered = self.offered[DEFENDER]
         rule = self.response
         if rule == RESPONSE_CODE["none"]:
-            return {W, Y, E, O}, draws
+            return {W, Y, E, OF}, draws
         if rule == RESPONSE_CODE["immediate_deterrence"]:
             return ({E} if first else {W, Y, E}), draws
         if rule == RESPONSE_CODE["tit_for_tat"]:
-            return ({W, Y, O} if (first or offered) else {W, Y, E}), draws
+            return ({W, Y, OF} if (first or offered) else {W, Y, E}), draws
         if rule == RESPONSE_CODE["generous_tit_for_tat"]:
             if first or offered:
-                return {W, Y, O}, draws
+                return {W, Y, OF}, draws
             draws += 1
             generous = ref.uniform_at(key, ctr + draws) < self.P["defender.generosity"]
-            return ({W, Y, O} if generous else {W, Y, E}), draws
+            return ({W, Y, OF} if generous else {W, Y, E}), draws
         if rule == RESPONSE_CODE["reciprocal_concessions"]:
-            return ({O} if first else {W, Y, E, O}), draws
+            return ({OF} if first else {W, Y, E, OF}), draws
         raise AssertionError(f"unknown response rule {rule}")
 
     def choice(self, ev, u):

@@ -222,7 +222,7 @@ def test_reference_detects_mutations(mutant):
         ev, _, _ = compiled_evaluate(p, sit, belief)
         r = mutant(ref.Payoffs(params_of(p)), ref.Situation(**sit.__dict__), list(belief)).evaluate()
         total += 1
-        differ += any(a is not None and b is not None and not close(a, b) for a, b in zip(ev, r.ev))
+        differ += any(a is not None and b is not None and not close(a, b) for a, b in zip(ev, r.ev, strict=True))
     assert differ >= 0.1 * total, (differ, total)
 
 
@@ -424,3 +424,21 @@ def test_evaluate_then_choose_on_a_scenario_situation():
     dc.logit_probabilities(40.0, ws, dc.SCR_EV, N_MOVES, ws, dc.SCR_PROBS)
     want = ref.logit(40.0, ref.evaluate(P, sit, belief).ev)
     assert np.allclose(ws[dc.SCR_PROBS : dc.SCR_PROBS + N_MOVES], want, rtol=0, atol=1e-12)
+
+
+def test_scratch_reuse_does_not_leak():
+    """The engines reuse one scratch array for every decision: evaluating a situation after others
+    (with lower and higher tops, other menus) gives exactly what a fresh array gives."""
+    rng = np.random.default_rng(5150)
+    ws = np.zeros(dc.SCRATCH_SIZE)
+    for _ in range(300):
+        p = random_vector(rng)
+        sit = random_situation(rng, p[PARAM_INDEX["stake.status_quo"]])
+        belief = random_belief(rng)
+        fresh = to_scratch(sit)
+        dc.evaluate(p, fresh, belief, 0)
+        ws[dc.SCR_SIT : dc.SCR_SIT + dc.SIT_SIZE] = fresh[dc.SCR_SIT : dc.SCR_SIT + dc.SIT_SIZE]
+        ws[dc.SCR_SIT + dc.SIT_BEST_OFFER] = -1.0
+        dc.evaluate(p, ws, belief, 0)
+        assert np.array_equal(ws[dc.SCR_EV : dc.SCR_EV + N_MOVES], fresh[dc.SCR_EV : dc.SCR_EV + N_MOVES])
+        assert ws[dc.SCR_SIT + dc.SIT_BEST_OFFER] == fresh[dc.SCR_SIT + dc.SIT_BEST_OFFER]

@@ -54,7 +54,7 @@ def test_degenerate_priors_run_equals_its_twin(combo):
     u < 0 or u < 1), so the actual run and the twin are the same run, replication for replication
     (final states equal except the complete-information flag), with default noise (misperception
     0.1, incidents) and the default precision. Hence zero wars by miscalculation."""
-    values = dict(zip(PRIOR_KEYS, combo))
+    values = dict(zip(PRIOR_KEYS, combo, strict=True))
     actual, twin = states(values), states(values, twin=True)
     assert np.array_equal(actual[:, without(C.X_COMPLETE)], twin[:, without(C.X_COMPLETE)])
     assert (actual[:, C.X_COMPLETE] == 0).all() and (twin[:, C.X_COMPLETE] == 1).all()
