@@ -1,0 +1,454 @@
+"""Record a SimPy crisis and replay its leaders from docs/model.md alone.
+
+``RecordingCrisis`` is the SimPy engine's ``Crisis`` unchanged, except that it keeps, for every
+message an actor handles, the message row (kind, sender, level, flags, terms), the state
+vector before and after, and the stream counters before. ``Tracker`` replays the two crisis
+leaders independently:
+
+* the set-up draws (motive, types) with its own splitmix64 (docs: "Random numbers");
+* perception of every move from the receiver's own uniform: misreading, incident recognition,
+  the perceived level, whether it is an offer, the terms a leader remembers, force seen;
+* beliefs: the prior or a point mass, reports, Bayes' rule with the likelihood of the table in
+  "Beliefs and signals", attribution and motivated bias;
+* (``decisions=True``) every decision: the situation built from the document (own level,
+  perceived level, status quo, demand, offers, costs of inaction ``need_rate * t``, the level-1
+  belief, commitment by level or policy, decayed audience pressure, readiness, caps, the menu of
+  the strategy, the fallback), the EVs of the reference look-ahead, the logit rule and the
+  leader's own uniform (after the perception draw and generous tit for tat's draw). The move the
+  engine made (trace ``event``, ``level``, ``value``) must be the one the inverse CDF gives.
+  Also opportunities (screening demand; wait, challenge or strike) and incident checks
+  (``P(war)`` in the trace ``value``).
+
+What is taken from the engine: the message rows (the adversary's moves as sent), the stream
+counters before each handler (the position in the stream), the leader's own level, commitment,
+readiness, pressure, status quo and standing offers from the state *before* the handler (the
+consequences of its own earlier moves and of its audience and military), and the likelihood
+tables stored in the parameter vector (checked separately against the reference in
+``test_beliefs.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import reference_model as ref
+
+from escalation_sim.engines.simpy_engine import Crisis
+from escalation_sim.model import constants as C
+from escalation_sim.model import signals
+from escalation_sim.model.constants import CHALLENGER, DEFENDER
+from escalation_sim.model.params import RESPONSE_CODE
+from escalation_sim.model.strategies import CHALLENGER_STRATEGIES
+
+ATOL = 1e-12
+BOUNDARY = 1e-9  # a uniform this close to a cumulative probability is not checked (rounding)
+
+
+def code_tables(p):
+    """Read the derived part of ``p`` through the layout constants of ``signals`` (layout only)."""
+    n = signals.N_RUNG
+    return {
+        "demand0": p[signals.DEMAND0 : signals.DEMAND0 + 4],
+        "demand_bar": p[signals.DEMAND_BAR],
+        "challenge": p[signals.T_CHALLENGE : signals.T_CHALLENGE + 4],
+        "escalate": p[signals.T_ESCALATE : signals.T_ESCALATE + 2 * 4 * n].reshape(2, 4, n),
+        "offer": p[signals.T_OFFER : signals.T_OFFER + 2 * 4 * n].reshape(2, 4, n),
+        "transfer": p[signals.T_TRANSFER : signals.T_TRANSFER + 4],
+        "trust_benefit": p[signals.TRUST_BENEFIT : signals.TRUST_BENEFIT + 4],
+    }
+
+
+@dataclass
+class Handled:
+    actor: int
+    msg: np.ndarray
+    now: float
+    before: np.ndarray
+    counters: np.ndarray
+    after: np.ndarray
+    row: int
+
+
+class RecordingCrisis(Crisis):
+    """The SimPy crisis, unchanged, that also keeps what each handler saw and did."""
+
+    def __init__(self, *args, **kwargs):
+        self.handled: list[Handled] = []
+        super().__init__(*args, **kwargs)
+
+    def receive(self, actor, msg):
+        before, counters, now = self.state.copy(), self.counters.copy(), self.env.now
+        super().receive(actor, msg)
+        self.handled.append(Handled(actor, msg.copy(), now, before, counters, self.state.copy(), len(self.rows) - 1))
+
+
+def run_recorded(scenario, seed, rep, twin=False):
+    p_mixes, cum = scenario.vectors()
+    crisis = RecordingCrisis(p_mixes, cum, seed, rep, True, twin)
+    return crisis, crisis.run()
+
+
+def fld(st, s, f):
+    return st[C.GLOBAL_FIELDS + s * C.STATE_FIELDS + f]
+
+
+def bel(st, s):
+    i = C.GLOBAL_FIELDS + s * C.STATE_FIELDS + C.S_BELIEF
+    return st[i : i + 4]
+
+
+class Tally(dict):
+    def add(self, key, n=1):
+        self[key] = self.get(key, 0) + n
+
+
+YIELD_EVENTS = {CHALLENGER: {"back_down"}, DEFENDER: {"concede", "settle"}}
+EVENT_OF = {ref.WAR: {"war"}, ref.ACCEPT: {"settle"}, ref.ESCALATE: {"escalate"}, ref.OFFER: {"offer"},
+            ref.WAIT: {"wait"}}
+
+
+class Tracker:
+    """Independent replay of one recorded crisis (see the module docstring).
+
+    ``variant`` deliberately breaks one rule (to show that the replay can fail);
+    ``statement_is_policy``: a public statement sent during a crisis commits the defender "by
+    policy" (docs: "Payoffs"), so it counts at every later node of the look-ahead (the document's
+    reading, the default; no scenario of the passing tests sends one during a crisis); False is the
+    code's reading (only general deterrence, tripwires and alliance terms).
+    """
+
+    def __init__(self, crisis, result, P: ref.Params, twin=False, tally=None, variant="", decisions=False,
+                 statement_is_policy=True):
+        self.crisis, self.result, self.P = crisis, result, P
+        self.pay = ref.Payoffs(P)
+        self.tally = tally if tally is not None else Tally()
+        self.variant, self.decisions, self.statement_is_policy = variant, decisions, statement_is_policy
+        self.T = code_tables(crisis.p)
+        self.keys = ref.stream_keys(crisis.seed, crisis.replication)
+        assert self.keys == [int(k) for k in crisis.keys], "stream keys (docs: Random numbers)"
+        u = [ref.uniform_at(self.keys[C.STREAM_SETUP], i) for i in range(1, 7)]  # S1..S6
+        self.need = u[1] < P["challenger.p_need"]
+        self.type = {
+            CHALLENGER: 2 * (u[2] < P["challenger.p_greedy"]) + (u[3] < P["challenger.p_resolved"]),
+            DEFENDER: 2 * (u[4] < P["defender.p_greedy"]) + (u[5] < P["defender.p_resolved"]),
+        }
+        st0 = crisis.handled[0].before if crisis.handled else result.state
+        assert (st0[C.X_NEED], st0[C.X_C_TYPE], st0[C.X_D_TYPE]) == (
+            float(self.need), float(self.type[CHALLENGER]), float(self.type[DEFENDER]))
+        self.complete = twin or P["belief.complete_information"] > 0
+        self.belief = {}
+        for s in (CHALLENGER, DEFENDER):
+            adv = self.type[1 - s]
+            self.belief[s] = [float(j == adv) for j in range(4)] if self.complete else ref.side_prior(P, 1 - s)
+        self.perceived_level = {CHALLENGER: 0.0, DEFENDER: 0.0}
+        self.perceived_any = {CHALLENGER: False, DEFENDER: False}
+        self.offered = {CHALLENGER: False, DEFENDER: False}
+        self.known_terms = {CHALLENGER: -1.0, DEFENDER: -1.0}
+        self.force_seen = {CHALLENGER: False, DEFENDER: False}
+        self.force_used = False
+        self.last_misread = {CHALLENGER: False, DEFENDER: False}
+        self.statement_committed = False
+        self.lsr = P["mix.limited_security_regime"] > 0
+        self.nc = P["mix.norms_of_competition"] > 0
+        self.attribution = P["belief.attribution"] > 0 or variant == "forced informative"
+        self.response = int(P["mix.response"])
+
+    # --- beliefs -----------------------------------------------------------------------------------
+    def update(self, s, lik):
+        if self.complete:
+            return
+        bias = self.P["challenger.motivated_bias"] if (s == CHALLENGER and self.need and self.variant != "no bias") else 0.0
+        new = ref.bayes(self.belief[s], lik, bias)
+        if bias > 0 and not np.allclose(new, ref.bayes(self.belief[s], lik, 0.0), atol=1e-9):
+            self.tally.add("bias tempered")
+        self.belief[s] = new
+
+    def reports(self, s, key, ctr):
+        P = self.P
+        todo = []
+        if self.lsr:
+            todo += [(1, P["effects.regime_accuracy"]), (0, P["effects.regime_accuracy"])]  # intention, resolve
+        if self.nc and s == CHALLENGER:
+            todo.append((1, P["effects.norms_accuracy"]))
+        for n, (dim, acc) in enumerate(todo, start=1):
+            right = ref.uniform_at(key, ctr + n) < acc
+            truth = (self.type[1 - s] >> dim) & 1
+            self.belief[s] = ref.report(self.belief[s], dim, truth if right else 1 - truth, acc)
+            self.tally.add("report right" if right else "report wrong")
+
+    def perceive(self, s, h, key, ctr, row):
+        """Returns the perceived level, or None for a recognised incident."""
+        P, T = self.P, self.T
+        uu = ref.uniform_at(key, ctr + 1)
+        sender = int(h.msg[C.M_SENDER]) // 3
+        flags = int(h.msg[C.M_FLAGS])
+        level = float(h.msg[C.M_LEVEL])
+        own = fld(h.before, s, C.S_LEVEL)
+        assert fld(h.before, s, C.S_ADV_LEVEL) == self.perceived_level[s]
+        r = int(max(1.0, own, self.perceived_level[s]))
+        m = P["channel.misperception"] * (1 - self.lsr * P["effects.regime_misperception_cut"])
+        if sender == DEFENDER:
+            m *= 1 - self.nc * P["effects.norms_misperception_cut"]
+        first = s == DEFENDER and not self.perceived_any[s]
+        if flags & C.F_INCIDENT:
+            clarify = 1 - (1 - self.lsr * P["effects.regime_clarify"]) * (1 - self.nc * P["effects.norms_clarify"])
+            if uu < clarify:
+                self.tally.add("incident recognised")
+                assert row.event == "incident_recognised" and row.level_perceived == -1
+                return None
+            self.tally.add("incident unrecognised")
+            self.update(s, [T["escalate"][sender][j][4] for j in range(4)])
+            perceived, misread, offer = 5.0, False, False
+        else:
+            misread = 1 <= level <= 4 and uu < m
+            perceived = level + 1 if misread else level
+            offer = bool(flags & C.F_OFFER) and not misread
+            self.tally.add("misread" if misread else "read")
+            if flags & C.F_FORCED and not self.attribution:
+                self.tally.add("forced ignored")
+            elif first:
+                self.update(s, list(T["challenge"]))
+                self.tally.add("challenge")
+            elif offer:
+                self.update(s, [T["offer"][sender][j][r] for j in range(4)])
+                self.tally.add("offer")
+            else:
+                conf = 0.0 if self.variant == "no confusion" else m
+                self.update(s, [T["escalate"][sender][j][r] + conf * T["offer"][sender][j][r] for j in range(4)])
+                self.tally.add("escalation" + (" (misread offer)" if flags & C.F_OFFER else ""))
+        self.perceived_any[s] = True
+        self.perceived_level[s] = perceived
+        self.last_misread[s] = misread or bool(flags & C.F_INCIDENT)
+        self.offered[s] = offer
+        # the terms a leader remembers: an offer's, the challenge's demand; a defender escalation withdraws its offer
+        if offer or first:
+            self.known_terms[s] = float(h.msg[C.M_AUX])
+        elif s == CHALLENGER:
+            self.known_terms[s] = -1.0
+        if perceived >= 5:
+            self.force_seen[s] = True
+            self.force_used = True
+        assert row.level_perceived == perceived and bool(row.misperceived) == misread, (row, perceived, misread)
+        assert fld(h.after, s, C.S_ADV_LEVEL) == perceived
+        assert fld(h.after, s, C.S_ADV_OFFERED) == float(offer)
+        assert fld(h.after, s, C.S_KNOWN_TERMS) == self.known_terms[s]
+        assert fld(h.after, s, C.S_FORCE_SEEN) == float(self.force_seen[s])
+        return perceived
+
+    # --- decisions ---------------------------------------------------------------------------------
+    def policy(self, side):
+        base = ref.policy_committed(self.P, side)
+        if side == DEFENDER and self.statement_is_policy and self.statement_committed:
+            return 1.0
+        return base
+
+    def situation(self, s, h, menu):
+        P, st = self.P, h.before
+        now = h.now
+        own_type = self.type[s]
+        if self.complete:
+            adv_p_greedy = 1.0 if ref.is_greedy(own_type) else 0.0
+        else:
+            adv_p_greedy = P["challenger.p_greedy"] if s == CHALLENGER else P["defender.p_greedy"]
+        decay = P["audience.pressure_decay"]
+        pressure = fld(st, s, C.S_PRESSURE) * math.exp(-decay * (now - fld(st, s, C.S_PRESSURE_T)))
+        # AMBIGUOUS: "A self-restrained defender cannot climb above a threat until it has perceived
+        # force" -- the challenger cannot know what the defender perceived; as in the code, its model
+        # of the defender's cap is lifted once force was used by either side (X_FORCE).
+        force_used = self.force_used or st[C.X_FORCE] > 0
+        return ref.Situation(
+            side=s,
+            type=own_type,
+            own=fld(st, s, C.S_LEVEL),
+            adv=self.perceived_level[s],
+            q=st[C.X_TERMS],
+            demand=st[C.X_DEMAND] if s == CHALLENGER else self.known_terms[DEFENDER],
+            adv_offer=self.known_terms[CHALLENGER] if s == CHALLENGER else -1.0,
+            own_offer=st[C.X_OFFER] if s == DEFENDER else -1.0,
+            need_own=(P["challenger.need_rate"] * now if self.need else 0.0) if s == CHALLENGER else 0.0,
+            need_adv=0.0,  # the defender does not model the challenger's need
+            adv_p_greedy=adv_p_greedy,
+            committed=fld(st, s, C.S_COMMITTED),
+            policy_own=self.policy(s),
+            policy_adv=self.policy(1 - s),
+            pressure=pressure,
+            ready_own=fld(st, s, C.S_READINESS),
+            own_cap=ref.cap(P, s, self.force_seen[s]),
+            adv_cap=ref.cap(P, 1 - s, force_used),
+            menu=frozenset(menu),
+            yield_accepts=s == DEFENDER and self.offered[DEFENDER],
+        )
+
+    def menu(self, s, h, key, ctr, draws):
+        """The strategy's menu (docs: "Strategies"); returns (menu, draws used)."""
+        W, Y, A, E, OF = ref.WAR, ref.YIELD, ref.ACCEPT, ref.ESCALATE, ref.OFFER
+        if s == CHALLENGER:
+            style = CHALLENGER_STRATEGIES[int(self.P["challenger.strategy"])]
+            if style == "probing":
+                return {W, Y, A, E, OF}, draws
+            if style == "firm":
+                return {W, Y, A, E}, draws
+            assert style == "reciprocating"
+            return ({W, Y, A, OF} if self.offered[CHALLENGER] else {W, Y, A, E}), draws
+        first = fld(h.before, DEFENDER, C.S_DECISIONS) == 0
+        offered = self.offered[DEFENDER]
+        rule = self.response
+        if rule == RESPONSE_CODE["none"]:
+            return {W, Y, E, OF}, draws
+        if rule == RESPONSE_CODE["immediate_deterrence"]:
+            return ({E} if first else {W, Y, E}), draws
+        if rule == RESPONSE_CODE["tit_for_tat"]:
+            return ({W, Y, OF} if (first or offered) else {W, Y, E}), draws
+        if rule == RESPONSE_CODE["generous_tit_for_tat"]:
+            if first or offered:
+                return {W, Y, OF}, draws
+            draws += 1
+            generous = ref.uniform_at(key, ctr + draws) < self.P["defender.generosity"]
+            return ({W, Y, OF} if generous else {W, Y, E}), draws
+        if rule == RESPONSE_CODE["reciprocal_concessions"]:
+            return ({OF} if first else {W, Y, E, OF}), draws
+        raise AssertionError(f"unknown response rule {rule}")
+
+    def choice(self, ev, u):
+        """Inverse CDF in the order of the moves; None if u sits on a boundary (rounding)."""
+        probs = ref.logit(self.P["decision.precision"], ev)
+        acc = 0.0
+        for i, pr in enumerate(probs):
+            if pr <= 0:
+                continue
+            acc += pr
+            if abs(u - acc) < BOUNDARY:
+                return None
+            if u < acc:
+                return i
+        return max(i for i, pr in enumerate(probs) if pr > 0)
+
+    def decide(self, s, h, key, ctr, draws, row):
+        menu, draws = self.menu(s, h, key, ctr, draws)
+        sit = self.situation(s, h, menu)
+        e = ref.evaluate(self.P, sit, self.belief[s])
+        if all(v is None for v in e.ev):  # a forced menu with no possible move: war and yield
+            self.tally.add("fallback")
+            sit.menu = frozenset({ref.WAR, ref.YIELD})
+            e = ref.evaluate(self.P, sit, self.belief[s])
+        u = ref.uniform_at(key, ctr + draws + 1)
+        move = self.choice(e.ev, u)
+        if move is None:
+            self.tally.add("boundary")
+            return
+        self.tally.add(f"decision {move}")
+        expected = YIELD_EVENTS[s] if move == ref.YIELD else EVENT_OF[move]
+        assert row.event in expected, (h.now, s, row.event, move, e.ev, sit)
+        if move == ref.ESCALATE:
+            top = max(sit.own, sit.adv)
+            level = max(top + 1, ref.THREAT) if (s == DEFENDER and self.response == RESPONSE_CODE["immediate_deterrence"]) else top + 1
+            assert row.level == min(level, ref.TOP)
+        if move == ref.OFFER:
+            best = e.ev[ref.OFFER]
+            ties = [t for t, v in e.offer_candidates.items() if abs(v - best) <= ATOL * max(1, abs(best))]
+            assert any(abs(row.value - t) <= ATOL for t in ties), (row.value, e.offer_candidates)
+        if move == ref.YIELD and s == DEFENDER:
+            assert row.event == ("settle" if self.offered[DEFENDER] else "concede")
+        if move == ref.WAR:
+            self.war_lottery(s, h, key, ctr + draws + 2)
+
+    def war_lottery(self, s, h, key, counter):
+        """docs "War": one uniform from the deciding leader's stream; the challenger wins if u < pi_C,
+        with both sides' actual readiness and the decider striking first; inadvertent if the decider's
+        last perceived move was misread or an unrecognised incident."""
+        st = h.before
+        pi = self.pay.pi_c(fld(st, CHALLENGER, C.S_READINESS), fld(st, DEFENDER, C.S_READINESS), s)
+        won = ref.uniform_at(key, counter) < pi
+        assert h.after[C.X_OUTCOME] == C.WAR_OUTCOME
+        assert h.after[C.X_WINNER] == (0.0 if won else 1.0) and h.after[C.X_FINAL_TERMS] == (1.0 if won else 0.0)
+        assert h.after[C.X_INADVERTENT] == float(self.last_misread[s])
+        self.tally.add("war lottery")
+
+    def incident_check(self, s, h, key, ctr, row):
+        # DISCREPANCY: "the other moves on its menu" -- the code gives the defender the free menu
+        # whatever its response rule; variant "incident menu by rule" follows the document (for rules
+        # whose menu needs no draw), see test_decision_replay.py.
+        menu = self.menu(s, h, key, ctr, 0)[0] if s == CHALLENGER else {ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER}
+        if self.variant == "incident menu by rule" and s == DEFENDER:
+            menu = self.menu(s, h, key, ctr, 0)[0] | {ref.WAR}
+        sit = self.situation(s, h, menu)
+        ev = ref.evaluate(self.P, sit, self.belief[s]).ev
+        war, ev[ref.WAR] = ev[ref.WAR], None
+        x = self.P["decision.precision"] * (war - ref.logit_value(self.P["decision.precision"], ev))
+        p_war = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        assert abs(row.value - p_war) <= 1e-12, (row.value, p_war)
+        u = ref.uniform_at(key, ctr + 2)
+        if abs(u - p_war) > BOUNDARY:
+            assert row.event == ("war" if u < p_war else "incident")
+            self.tally.add("incident check")
+            if u < p_war:
+                self.war_lottery(s, h, key, ctr + 3)
+
+    def opportunity(self, h, key, ctr, row):
+        s = CHALLENGER
+        st = h.before
+        demand, values = ref.screening_demand(self.P, self.type[s], st[C.X_TERMS], fld(st, s, C.S_READINESS),
+                                              self.belief[s], fear_in_peace=False)
+        menu = {ref.WAIT, ref.WAR} | ({ref.ESCALATE} if demand >= 0 else set())
+        sit = self.situation(s, h, menu)
+        sit.demand = demand
+        e = ref.evaluate(self.P, sit, self.belief[s])
+        move = self.choice(e.ev, ref.uniform_at(key, ctr + 1))
+        if move is None:
+            self.tally.add("boundary")
+            return
+        self.tally.add(f"opportunity {move}")
+        assert row.event == {ref.WAIT: "wait", ref.WAR: "war", ref.ESCALATE: "challenge"}[move], (row.event, move, e.ev)
+        if move == ref.ESCALATE:
+            ties = [x for x, v in values.items() if abs(v - values[demand]) <= ATOL]
+            assert any(abs(row.value - x) <= ATOL for x in ties), (row.value, values)
+        if move == ref.WAR:
+            self.war_lottery(s, h, key, ctr + 2)
+
+    # --- the replay ------------------------------------------------------------------------------------
+    def run(self):
+        trace = self.result.trace
+        P = self.P
+        for h in self.crisis.handled:
+            s, role = divmod(h.actor, 3)
+            if s == C.ALLY or role != C.LEADER:
+                continue
+            kind = int(h.msg[C.M_KIND])
+            open_crisis = h.before[C.X_OUTCOME] == C.NO_OUTCOME and h.before[C.X_CHALLENGE_TIME] >= 0
+            if (kind in (C.MK_START, C.MK_RENEW) and s == DEFENDER and open_crisis and P["ally.present"] > 0
+                    and P["mix.public_statement"] > 0):
+                self.statement_committed = True  # "a public statement of support sent during a crisis"
+            if h.before[C.X_OUTCOME] != C.NO_OUTCOME:
+                continue
+            key, ctr = self.keys[3 * s], int(h.counters[3 * s])
+            row = trace.iloc[h.row]
+            if kind == C.MK_START:
+                self.reports(s, key, ctr)
+            elif kind == C.MK_TRANSFER and s == CHALLENGER:
+                if self.attribution:  # every GRIT transfer is marked forced
+                    self.update(s, list(self.T["transfer"]))
+                    self.tally.add("transfer")
+                else:
+                    self.tally.add("forced ignored")
+            elif kind == C.MK_OPPORTUNITY and s == CHALLENGER and h.before[C.X_CHALLENGE_TIME] < 0:
+                if self.decisions:
+                    self.opportunity(h, key, ctr, row)
+            elif kind == C.MK_SIGNAL and not (int(h.msg[C.M_FLAGS]) & C.F_OBSERVED):
+                perceived = self.perceive(s, h, key, ctr, row)
+                if perceived is None:
+                    continue
+                if row.event == "escalate" or (row.event == "war" and not row.incident):
+                    assert abs(row.value - (self.belief[s][2] + self.belief[s][3])) < ATOL  # P(greedy) in the trace
+                if self.decisions:
+                    if int(h.msg[C.M_FLAGS]) & C.F_INCIDENT:
+                        self.incident_check(s, h, key, ctr, row)
+                    else:
+                        self.decide(s, h, key, ctr, 1, row)
+            else:
+                continue
+            for side in (CHALLENGER, DEFENDER):
+                assert np.allclose(bel(h.after, side), self.belief[side], rtol=0, atol=ATOL), (
+                    h.now, kind, side, bel(h.after, side), self.belief[side])
+        return self
