@@ -511,7 +511,7 @@ def tables(P: Params) -> Tables:
     # the challenger's demand at the prior, per type (at t = 0 its readiness is 0). The code's reading
     # of the screening rule (no fear term, see screening_demand) so that the tables' other entries are
     # checked independently of that discrepancy (an xfail test documents it).
-    demand0 = [screening_demand(P, k, q0, 0.0, d_prior, fear_in_peace=False)[0] for k in range(4)]
+    demand0 = [screening_demand(P, k, q0, 0.0, d_prior, fear_in_peace=True)[0] for k in range(4)]
     # AMBIGUOUS: "the challenger's prior demand" in the defender-side tables. As in the code:
     # its prior mean over the challenger's types, a type without a demand counting as q.
     bar = sum(c_prior[k] * (demand0[k] if demand0[k] >= 0 else q0) for k in range(4))
@@ -563,17 +563,15 @@ def tables(P: Params) -> Tables:
 def bayes(belief, lik, bias: float = 0.0):
     """posterior(j) = b(j) L(j) / sum_i b(i) L(i); unchanged if the total is 0.
 
-    Motivated bias: "when an update would raise its belief in a resolved defender, the
-    likelihood is tempered, L(j) ** (1 - challenger.motivated_bias)".
+    Motivated bias: "when an update would raise its belief in a resolved defender, it moves only
+    1 - b of the way from its prior to the Bayesian posterior".
     """
     total = sum(b * lk for b, lk in zip(belief, lik, strict=True))
     if not total > 0:
         return list(belief)
     post = [b * lk / total for b, lk in zip(belief, lik, strict=True)]
     if bias > 0 and post[1] + post[3] > belief[1] + belief[3]:
-        tempered = [lk ** (1.0 - bias) for lk in lik]
-        total = sum(b * lk for b, lk in zip(belief, tempered, strict=True))
-        post = [b * lk / total for b, lk in zip(belief, tempered, strict=True)]
+        post = [b + (1.0 - bias) * (x - b) for b, x in zip(belief, post, strict=True)]
     return post
 
 

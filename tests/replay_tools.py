@@ -367,12 +367,11 @@ class Tracker:
         self.tally.add("war lottery")
 
     def incident_check(self, s, h, key, ctr, row):
-        # DISCREPANCY: "the other moves on its menu" -- the code gives the defender the free menu
-        # whatever its response rule; variant "incident menu by rule" follows the document (for rules
-        # whose menu needs no draw), see test_decision_replay.py.
-        menu = self.menu(s, h, key, ctr, 0)[0] if s == CHALLENGER else {ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER}
-        if self.variant == "incident menu by rule" and s == DEFENDER:
-            menu = self.menu(s, h, key, ctr, 0)[0] | {ref.WAR}
+        # "the other moves on its menu": the response rule's menu after an escalation (an incident
+        # is perceived as one); variant "incident menu free" gives the free menu (must fail).
+        menu = self.menu(s, h, key, ctr, 0)[0] if s == CHALLENGER else self.menu(s, h, key, ctr, 0)[0] | {ref.WAR}
+        if self.variant == "incident menu free" and s == DEFENDER:  # the old (wrong) reading: must fail
+            menu = {ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER}
         sit = self.situation(s, h, menu)
         ev = ref.evaluate(self.P, sit, self.belief[s]).ev
         war, ev[ref.WAR] = ev[ref.WAR], None
@@ -390,7 +389,7 @@ class Tracker:
         s = CHALLENGER
         st = h.before
         demand, values = ref.screening_demand(self.P, self.type[s], st[C.X_TERMS], fld(st, s, C.S_READINESS),
-                                              self.belief[s], fear_in_peace=False)
+                                              self.belief[s])
         menu = {ref.WAIT, ref.WAR} | ({ref.ESCALATE} if demand >= 0 else set())
         sit = self.situation(s, h, menu)
         sit.demand = demand

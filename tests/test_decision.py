@@ -239,7 +239,7 @@ def _screening(p, k, q, ready, belief):
 
 @pytest.mark.parametrize("seed", [31, 32, 33])
 def test_screening_demand_matches_reference(seed):
-    """The code's reading (the accepted demand valued at u_C(x), see the xfail below); 300 cases per seed.
+    """The screening demand, accepted demands valued as peaceful outcomes (with the fear term); 300 cases per seed.
 
     The demand is one of the defender types' limits: compared with 1e-12 (a chain of four
     operations); when two limits give values within 1e-12 either may be chosen.
@@ -253,7 +253,7 @@ def test_screening_demand_matches_reference(seed):
         ready = float(rng.choice([0.0, 0.5, rng.random()]))
         belief = random_belief(rng)
         got = _screening(p, k, q, ready, belief)
-        want, values = ref.screening_demand(P, k, q, ready, belief, fear_in_peace=False)
+        want, values = ref.screening_demand(P, k, q, ready, belief, fear_in_peace=True)
         if want < 0:
             assert got == -1.0
             continue
@@ -264,25 +264,21 @@ def test_screening_demand_matches_reference(seed):
 def test_screening_demand_hand_example():
     """Defaults, prior belief (0.35, 0.35, 0.15, 0.15), q = 0.5: the defender types' limits are
     1 - u_D^{-1}(war value) = 1 (capped), 0.775, 0.85, 0.6; a greedy resolved challenger (type 3,
-    war value 0.4) compares 0.6 (all accept: 0.6), 0.775 (0.85 * 0.775 + 0.15 * 0.4 = 0.71875),
-    0.85 (0.5 * 0.85 + 0.5 * 0.4 = 0.625) and 1 (0.35 + 0.65 * 0.4 = 0.61): it demands 0.775."""
+    war value 0.4; an accepted demand costs the fear term F * P(greedy) = 0.1 * 0.3 = 0.03) compares
+    0.6 (all accept: 0.57), 0.775 (0.85 * 0.745 + 0.15 * 0.4 = 0.69325), 0.85 (0.5 * 0.82 + 0.5 * 0.4
+    = 0.61) and 1 (0.35 * 0.97 + 0.65 * 0.4 = 0.5995): it demands 0.775."""
     p = default_vector()
     assert _screening(p, 3, 0.5, 0.0, np.array([0.35, 0.35, 0.15, 0.15])) == pytest.approx(0.775, abs=1e-12)
-    want, values = ref.screening_demand(params_of(p), 3, 0.5, 0.0, [0.35, 0.35, 0.15, 0.15], fear_in_peace=False)
-    assert values == pytest.approx({1.0: 0.61, 0.775: 0.71875, 0.85: 0.625, 0.6: 0.6})
+    want, values = ref.screening_demand(params_of(p), 3, 0.5, 0.0, [0.35, 0.35, 0.15, 0.15], fear_in_peace=True)
+    assert values == pytest.approx({1.0: 0.5995, 0.775: 0.69325, 0.85: 0.61, 0.6: 0.57})
     # no limit above the status quo: no demand (type 0's limit is capped at the whole stake, 1)
     assert _screening(p, 3, 1.0, 0.0, np.array([0.35, 0.35, 0.15, 0.15])) == -1.0
     assert ref.screening_demand(params_of(p), 3, 1.0, 0.0, [0.35, 0.35, 0.15, 0.15])[0] == -1.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DISCREPANCY docs/model.md vs decision.screening_demand: 'Every peaceful outcome ... costs a leader F "
-    "times its belief that the adversary is greedy' (Payoffs), but the screening rule values an accepted "
-    "demand at u_C(x), without -F*P(defender greedy), while a refused one is valued at war (no F). The "
-    "omission changes the demand: at the defaults and the prior, a resolved security seeker (type 1) "
-    "demands 0.6 instead of 0.775 (and DEMAND0[1] in the signalling tables follows). ~4% of random "
-    "situations differ."))
 def test_screening_demand_counts_fear_in_the_accepted_demand():
+    """Every peaceful outcome costs the fear term, an accepted demand too (it once did not: a resolved security
+    seeker then demanded 0.6 instead of 0.775)."""
     p = default_vector()
     prior = [0.35, 0.35, 0.15, 0.15]
     # doc reading: 0.6 -> 0.53 - 0.1 * 0.3 = 0.5 (all accept); 0.775 -> 0.85 * (0.5825 - 0.03) + 0.15 * 0.225 = 0.5034

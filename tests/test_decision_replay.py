@@ -104,37 +104,17 @@ def _replay_all(values, strategies, seed, reps, **kwargs):
         Tracker(crisis, result, P, decisions=True, **kwargs).run()
 
 
-def test_public_statement_scenario_with_the_codes_reading():
-    """Pins the cause of the xfail below: with a public statement counted only at the root (the code's
-    reading) every decision of the same 60 crises agrees with the engine."""
-    _replay_all(*STATEMENT, 77, range(60), statement_is_policy=False)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "DISCREPANCY docs/model.md vs rules.fill_situation/doctrine.policy_committed: 'A leader is committed once it "
-    "has made a move at threat or above, or by policy (general deterrence, a tripwire, alliance terms, a public "
-    "statement of support sent during a crisis)'. The code sets S_COMMITTED on a public statement (so the root "
-    "EV(yield) pays the audience cost) but SIT_POLICY_OWN/SIT_POLICY_ADV come from policy_committed, which "
-    "omits the statement: in the look-ahead the defender's later yields below a threat (its own nodes and the "
-    "challenger's model of it) cost no audience cost. 11-15 of 60 crises with renewed public statements and a "
-    "defender that stays below a threat (tit for tat) decide differently (e.g. a challenger counter-offer of "
-    "0.5385 instead of 0.51 or 0.5136)."))
 def test_public_statement_commits_by_policy_in_the_lookahead():
     _replay_all(*STATEMENT, 77, range(60), statement_is_policy=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DISCREPANCY docs/model.md vs rules.incident_check: 'the leader compares war with the logit-expected value "
-    "of the other moves on its menu', and immediate deterrence's menu after the first answer is 'war, yield, "
-    "escalate: deterrence threatens and does not offer'. The code's incident check gives the defender the free "
-    "menu (war, yield, escalate, offer) whatever its response rule, so an offer it cannot make lowers P(war) "
-    "after an unrecognised incident: 0.015 instead of 0.682, 0.508 instead of 0.899, 0.336 instead of 0.993 "
-    "(seed 5, replications 18, 41, 130)."))
 def test_incident_check_uses_the_response_rules_menu():
     values = {"military.incident_rate": 0.06, "channel.misperception": 0.2, "intent.fear_loss": 0.2}
-    _replay_all(values, ["immediate_deterrence"], 5, [18, 41, 130], variant="incident menu by rule")
-
-
-def test_incident_check_with_the_codes_reading():
-    values = {"military.incident_rate": 0.06, "channel.misperception": 0.2, "intent.fear_loss": 0.2}
     _replay_all(values, ["immediate_deterrence"], 5, [18, 41, 130])
+
+
+def test_incident_check_with_the_free_menu_fails():
+    """The replay can tell the menus apart: with the free menu (offer included) it disagrees with the engine."""
+    values = {"military.incident_rate": 0.06, "channel.misperception": 0.2, "intent.fear_loss": 0.2}
+    with pytest.raises(AssertionError):
+        _replay_all(values, ["immediate_deterrence"], 5, [18, 41, 130], variant="incident menu free")

@@ -10,9 +10,9 @@ model of the sender (:mod:`escalation_sim.model.signals`).
 
 Motivated bias (Lebow & Stein 1990; Jervis 1976): a need-driven leader
 discounts evidence that threatens its plan. When an update would raise its
-belief that the defender is resolved, the likelihood is tempered,
-``L(k) ** (1 - b)`` with ``b = challenger.motivated_bias``; ``b = 0`` is
-Bayes' rule. Evidence pointing the other way is taken at face value.
+belief that the defender is resolved, it moves only ``1 - b`` of the way from
+its prior to the Bayesian posterior, with ``b = challenger.motivated_bias``;
+``b = 0`` is Bayes' rule. Evidence pointing the other way is taken at face value.
 
 Reports (norms of competition, limited security regimes): a report on one
 dimension of the adversary's type (intention or resolve) that is right with
@@ -56,10 +56,14 @@ def p_resolved(belief, bo):
 def bayes(belief, bo, lik, lo, bias):
     """Update ``belief[bo:bo+4]`` with likelihoods ``lik[lo:lo+4]``; return False if the evidence is impossible under the belief.
 
-    ``bias`` in [0, 1) tempers evidence that raises the belief in a resolved
-    adversary (motivated bias); ``bias = 0`` is Bayes' rule. An update whose
-    total probability is 0 leaves the belief unchanged (the move was impossible
-    under every type the leader thought possible).
+    ``bias`` in [0, 1] is motivated bias: when Bayes' rule would raise the
+    belief in a resolved adversary, the leader moves only ``1 - bias`` of the
+    way from its prior to the Bayesian posterior (conservatism in the direction
+    it does not want, Edwards 1968; Lebow & Stein 1990). The belief in a
+    resolved adversary then rises by exactly ``1 - bias`` times Bayes' rise, so
+    the bias can never strengthen the evidence. ``bias = 0`` is Bayes' rule.
+    An update whose total probability is 0 leaves the belief unchanged (the
+    move was impossible under every type the leader thought possible).
     """
     total = 0.0
     for k in range(N_TYPES):
@@ -68,16 +72,10 @@ def bayes(belief, bo, lik, lo, bias):
         return False
     before = belief[bo + 1] + belief[bo + 3]
     after = (belief[bo + 1] * lik[lo + 1] + belief[bo + 3] * lik[lo + 3]) / total
-    if bias > 0.0 and after > before:
-        e = 1.0 - bias
-        total = 0.0
-        for k in range(N_TYPES):
-            total += belief[bo + k] * lik[lo + k] ** e
-        for k in range(N_TYPES):
-            belief[bo + k] = belief[bo + k] * lik[lo + k] ** e / total
-        return True
+    w = 1.0 - bias if (bias > 0.0 and after > before) else 1.0
     for k in range(N_TYPES):
-        belief[bo + k] = belief[bo + k] * lik[lo + k] / total
+        post = belief[bo + k] * lik[lo + k] / total
+        belief[bo + k] = belief[bo + k] + w * (post - belief[bo + k])
     return True
 
 

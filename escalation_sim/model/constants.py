@@ -259,7 +259,8 @@ X_REASSURANCE_COST = 29  # resources the defender spent on reassuring the ally (
 X_AUDIENCE_PAID = 30  # audience costs the defender paid for yielding while publicly committed
 X_PROGRAMME_STARTED = 31  # 1 once the ally started a proliferation programme
 X_CONDUCT_SEEN = 32  # 1 once the ally has taken the crisis outcome into account
-GLOBAL_FIELDS = 33
+X_STATEMENT = 33  # 1 once the defender is committed by a public statement of support sent during the crisis
+GLOBAL_FIELDS = 34
 
 # per-state block, at GLOBAL_FIELDS + state * STATE_FIELDS
 S_LEVEL = 0  # level of the last move this leader decided

@@ -528,6 +528,7 @@ def screening_demand(p, ws, belief, bo):
     rc = ws[SCR_SIT + SIT_READY_OWN]
     pi = win_probability(p, rc, readiness_at(p, DEFENDER, 0.0), -1)  # a refusal: war, neither side striking first
     my_war = war_value(p, CHALLENGER, k, pi)
+    fear = p[FEAR] * p_greedy(belief, bo)  # an accepted demand is a peaceful outcome: the fear term applies
     best = NEG
     best_d = -1.0
     for c in range(N_TYPES):
@@ -539,7 +540,7 @@ def screening_demand(p, ws, belief, bo):
         for j in range(N_TYPES):
             keep_j = utility_inverse(p, DEFENDER, j, war_value(p, DEFENDER, j, pi))
             if x <= 1.0 - keep_j + 1e-12:
-                total += belief[bo + j] * utility(p, CHALLENGER, k, x)
+                total += belief[bo + j] * (utility(p, CHALLENGER, k, x) - fear)
             else:
                 total += belief[bo + j] * my_war
         if total > best:

@@ -178,6 +178,7 @@ from .constants import (
     X_PROLIFERATED,
     X_PROVOKED,
     X_REASSURANCE_COST,
+    X_STATEMENT,
     X_TERMS,
     X_TRANSFERS,
     X_WINNER,
@@ -558,8 +559,9 @@ def fill_situation(st, p, ws, s, now, allow):
     else:
         ws[SIT + dc.SIT_ADV_P_GREEDY] = p[C_P_GREEDY] if s == CHALLENGER else p[D_P_GREEDY]
     ws[SIT + dc.SIT_COMMITTED] = st[ix(s, S_COMMITTED)]
-    ws[SIT + dc.SIT_POLICY_OWN] = policy_committed(p, s)
-    ws[SIT + dc.SIT_POLICY_ADV] = policy_committed(p, adv)
+    # commitments by policy: a posture (general deterrence, tripwire, terms) or a public statement made in the crisis
+    ws[SIT + dc.SIT_POLICY_OWN] = max(policy_committed(p, s), st[X_STATEMENT] if s == DEFENDER else 0.0)
+    ws[SIT + dc.SIT_POLICY_ADV] = max(policy_committed(p, adv), st[X_STATEMENT] if adv == DEFENDER else 0.0)
     ws[SIT + dc.SIT_PRESSURE_OWN] = pressure_now(st, p, s, now)
     ws[SIT + dc.SIT_READY_OWN] = st[ix(s, S_READINESS)]
     ws[SIT + dc.SIT_OWN_CAP] = escalation_cap(p, s, st[ix(s, S_FORCE_SEEN)])
@@ -622,6 +624,19 @@ def defender_menu(st, p, keys, ctr):
         return BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER
     st[X_ERROR] = ERR_UNKNOWN_RESPONSE
     return BIT_WAR | BIT_YIELD
+
+
+@njit(cache=True, inline="always")
+def defender_incident_menu(p):
+    """The defender's moves after an incident (an escalation it does not answer): its response rule's menu after an escalation.
+
+    Immediate deterrence, tit for tat and generous tit for tat answer an escalation by war, yielding or escalating
+    (generous tit for tat's draw is for answers, not for incidents); reciprocal concessions and no rule keep offers.
+    """
+    rule = int(p[MIX_RESPONSE])
+    if rule == R_IMMEDIATE_DETERRENCE or rule == R_TIT_FOR_TAT or rule == R_GENEROUS_TIT_FOR_TAT:
+        return BIT_WAR | BIT_YIELD | BIT_ESCALATE
+    return BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER
 
 
 @njit(cache=True, inline="always")
@@ -886,7 +901,7 @@ def incident_check(st, p, keys, ctr, ws, info, s, now):
     The leader compares war with the logit value of the other moves on its
     menu: ``P(war) = 1 / (1 + exp(-lambda * (EV(war) - V(carry on))))``.
     """
-    allow = challenger_menu(st, p) if s == CHALLENGER else (BIT_WAR | BIT_YIELD | BIT_ESCALATE | BIT_OFFER)
+    allow = challenger_menu(st, p) if s == CHALLENGER else defender_incident_menu(p)
     if s == DEFENDER and p[ALLY_PRESENT] > 0.0:
         committed_now(st, p, keys, ctr, now)
     fill_situation(st, p, ws, s, now, allow)
@@ -986,6 +1001,7 @@ def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
             level = THREAT if k == PUBLIC_STATEMENT else SHOW_OF_FORCE
             if k == PUBLIC_STATEMENT:
                 st[ix(DEFENDER, S_COMMITTED)] = 1.0
+                st[X_STATEMENT] = 1.0
             n = emit(out, n, 1.0, d, 3 * CHALLENGER + AUDIENCE, MK_SIGNAL, src, level, 1.0, F_OBSERVED, now, k)
     return n
 

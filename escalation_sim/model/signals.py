@@ -156,7 +156,7 @@ def derive(p):
     c_prior = np.zeros(N_TYPES)
     prior_of(p, CHALLENGER, c_prior, 0)
     for k in range(N_TYPES):
-        _start_situation(p, ws, CHALLENGER, k, 0.0, 0.0, 0.0, p[D_P_GREEDY])
+        _start_situation(p, ws, CHALLENGER, k, 0.0, 0.0, 0.0, p[C_P_GREEDY])
         d = dc.screening_demand(p, ws, belief, 0)
         p[DEMAND0 + k] = d
         bar += c_prior[k] * (d if d >= 0.0 else p[Q0])
@@ -167,7 +167,7 @@ def derive(p):
         if d < 0.0:
             p[T_CHALLENGE + k] = 0.0
             continue
-        _start_situation(p, ws, CHALLENGER, k, 0.0, 0.0, d, p[D_P_GREEDY])
+        _start_situation(p, ws, CHALLENGER, k, 0.0, 0.0, d, p[C_P_GREEDY])
         ws[dc.SCR_SIT + dc.SIT_ALLOW] = (1 << MV_WAIT) | (1 << MV_ESCALATE) | (1 << MV_WAR)
         dc.evaluate(p, ws, belief, 0)
         dc.logit_probabilities(lam, ws, ev, N_MOVES, ws, pr)
