@@ -1,36 +1,19 @@
-"""Reassurance over time: the ally's confidence when reassurance is one-off or renewed.
+"""Reassurance over time: the ally's belief that the defender is committed, one-off or renewed reassurance.
 
-"Reassurance is a process, not an objective" (the Poast thread in
-``shared/seeds``): in the model the ally's confidence in the defender's
-guarantee decays at ``ally.decay`` per day (less with a tripwire or precise
-alliance terms) unless the defender renews its statements, aid or exercises
-every ``defender.renewal_interval`` days (0 = one-off); each support restores
-a share of the missing confidence, each public move of the challenger removes
-a share (fear); the ally reviews its confidence every ``ally.review_interval``
-days and starts a proliferation programme when it is below
-``ally.hedge_threshold`` (``docs/model.md``, "The ally").
+"Reassurance is a process, not an objective" (the Poast thread in ``shared/seeds``). In the model the
+defender's commitment can lapse (a hidden two-state Markov chain), so the ally's belief that the defender is
+committed drifts, between observations, towards the chain's long-run level ``recommit / (lapse + recommit)``
+(the belief with no news); instruments the defender sends, or withholds, and its conduct in a crisis update it by
+Bayes' rule (``docs/model.md``, "The ally"). Renewals keep the belief up; one-off reassurance wears off at a rate
+that follows from the switching hazard.
 
-This module follows that confidence through the SimPy reference engine.
-
-* **Observation pass.** The engine records the ally's confidence at its
-  reviews (the trace's ``value``), so the crises are run again with
-  ``ally.review_interval`` set to an observation step (1 day by default).
-  That changes nothing else: the ally's leader never draws random numbers,
-  and its confidence and programme never feed back into the crisis, so the
-  challenger's and defender's moves, the supports and the fear they carry are
-  the same, and confidence at any time is the same number (the tests check it
-  against the scenario's own reviews, replication by replication). Only the
-  hedging decisions of this pass are meaningless, and they are not used.
-* **Actual pass** (command ``ally-decay``): the scenario as it is, for the
-  share of allies with a proliferation programme under way and the share that
-  have proliferated by each day.
-
-At each observed day the mean confidence over replications gets a 95% normal
-interval (``mean +- 1.96 sd / sqrt(n)``: the replications are independent and
-confidence is bounded in [0, 1], so a few hundred of them give a
-near-normal mean). Every renewal interval is run on replications ``0 .. n-1``
-of the same seed (common random numbers): the lines differ only by the
-renewal.
+This module follows that belief through the SimPy reference engine. The engine records the ally's belief at
+each of its messages (the trace's ``value`` for the ally leader's support, withheld-renewal and review events);
+between them the belief is the filter's prediction in closed form, so the belief at every observed day is exact.
+The share of allies with a proliferation programme under way and the share that have proliferated come from the
+same runs. At each observed day the mean belief over replications gets a 95% normal interval
+(``mean +- 1.96 sd / sqrt(n)``: the replications are independent and the belief is bounded in [0, 1]). Every
+renewal interval is run on replications ``0 .. n-1`` of the same seed (common random numbers).
 """
 
 from __future__ import annotations
@@ -63,38 +46,51 @@ HOOK_STEP = 2.0
 
 
 def observation_scenario(scen: Scenario, step: float) -> Scenario:
-    """``scen`` with the ally reviewing (and so recording) its confidence every ``step`` days."""
+    """``scen`` itself (the belief is read exactly between the ally's messages); ``step`` is checked."""
     if not step > 0 or scen.value("crisis.horizon") / step > 1e6:
         raise ValueError(f"observation step {step!r}: allowed: > 0 days and at most 1e6 steps within the horizon")
-    return scen.with_values({"ally.review_interval": float(step)})
+    return scen
 
 
-def _review_values(trace: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    rows = trace[(trace["actor"] == "ally.leader") & (trace["message"] == "review")]
-    return rows["time"].to_numpy(dtype=float), rows["value"].to_numpy(dtype=float)
+BELIEF_EVENTS = ("support", "reassurance_withheld", "review", "stay", "hedge_start", "hedge_stop", "provoke")
+
+
+def no_news_belief(scen: Scenario) -> float:
+    """The belief the ally drifts to with no news: the commitment chain's long-run share, ``recommit / (lapse + recommit)``."""
+    lapse, recommit = scen.value("ally.lapse_rate"), scen.value("ally.recommit_rate")
+    return recommit / (lapse + recommit) if lapse + recommit > 0 else scen.value("ally.p_committed")
+
+
+def belief_on_grid(scen: Scenario, trace: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """The ally's belief at ``times`` from the snapshots in a trace and the filter's prediction between them."""
+    lapse, recommit = scen.value("ally.lapse_rate"), scen.value("ally.recommit_rate")
+    h = lapse + recommit
+    b_inf = recommit / h if h > 0 else 0.0
+    rows = trace[(trace["actor"] == "ally.leader") & trace["event"].isin(BELIEF_EVENTS) & (trace["value"] >= 0)]
+    snap_t = np.concatenate([[0.0], rows["time"].to_numpy(dtype=float)])
+    snap_b = np.concatenate([[scen.value("ally.p_committed")], rows["value"].to_numpy(dtype=float)])
+    idx = np.searchsorted(snap_t, times, side="right") - 1
+    t0, b0 = snap_t[idx], snap_b[idx]
+    if h <= 0:
+        return b0
+    return b_inf + (b0 - b_inf) * np.exp(-h * (times - t0))
 
 
 def confidence_series(scen: Scenario, seed: int, replications: int, step: float = OBSERVE_STEP) -> tuple[np.ndarray, np.ndarray]:
-    """The ally's confidence at days ``0, step, 2 step, ...`` in each replication.
+    """The ally's belief that the defender is committed at days ``0, step, 2 step, ...`` in each replication.
 
     Returns
     -------
     (times, values) : ndarray, ndarray of shape (replications, len(times))
-        Day 0 is ``ally.initial_confidence`` (the stored value at the start).
+        Day 0 is ``ally.p_committed`` (the ally's prior).
     """
-    obs = observation_scenario(scen, step)
-    c0 = scen.value("ally.initial_confidence")
-    times = None
-    values = []
+    observation_scenario(scen, step)
+    horizon = scen.value("crisis.horizon")
+    times = np.arange(0.0, horizon + 1e-9, step)
+    values = np.empty((replications, len(times)))
     for rep in range(replications):
-        t, v = _review_values(simulate(obs, seed, rep).trace)
-        if times is None:
-            times = t
-        elif len(t) != len(times) or not np.allclose(t, times, rtol=0, atol=1e-9):
-            raise RuntimeError("review times differ between replications")  # pragma: no cover - the clock is fixed
-        values.append(np.concatenate([[c0], v]))
-    times = np.concatenate([[0.0], times if times is not None else []])
-    return times, np.array(values).reshape(replications, len(times))
+        values[rep] = belief_on_grid(scen, simulate(scen, seed, rep).trace, times)
+    return times, values
 
 
 def programme_status(scen: Scenario, seed: int, replications: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -108,7 +104,7 @@ def programme_status(scen: Scenario, seed: int, replications: int, times: np.nda
     reviews = {}
     for rep in range(replications):
         tr = simulate(scen, seed, rep).trace
-        reviews[rep] = _review_values(tr)
+        reviews[rep] = (tr["time"].to_numpy(), belief_on_grid(scen, tr, tr["time"].to_numpy(dtype=float)))
         ev = tr[tr["event"].isin(("hedge_start", "hedge_stop", "proliferate"))]
         state = np.zeros(len(times), dtype=np.int8)  # 0 none, 1 under way, 2 proliferated
         for t, e in zip(ev["time"], ev["event"], strict=True):
@@ -198,13 +194,13 @@ def _confidence_axes(ax, paths: pd.DataFrame, threshold: float, legend: bool = T
         (line,) = ax.plot(g["time"], g["mean"], ls=ls, lw=lw, color=f"C{i}", label=renewal_label(r) if legend else None)
         ax.fill_between(g["time"], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.25, lw=0)
     ax.axhline(threshold, color="black", ls="--", lw=1,
-               label=f"hedging threshold ({threshold:g})" if legend else None)
+               label=f"belief with no news ({threshold:.2f})" if legend else None)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
 
 
 def ally_decay_figure(paths: pd.DataFrame, out_dir: Path, threshold: float, title: str) -> list[Path]:
-    """Confidence (mean, 95% band), share with a programme under way and share proliferated, against time."""
+    """Belief (mean, 95% band), share with a programme under way and share proliferated, against time."""
     from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
 
     status = "p_programme" in paths
@@ -212,7 +208,7 @@ def ally_decay_figure(paths: pd.DataFrame, out_dir: Path, threshold: float, titl
     axes = fig.subplots(3 if status else 1, 1, sharex=True, height_ratios=[3, 1.5, 1.5] if status else None)
     ax = axes[0] if status else axes
     _confidence_axes(ax, paths, threshold)
-    ax.set_ylabel("ally's confidence in the defender\n(mean over crises, 95% band)")
+    ax.set_ylabel("ally's belief that the defender\nis committed (mean, 95% band)")
     if status:
         for axis, col, label in ((axes[1], "p_programme", "share of allies with\na programme under way"),
                                  (axes[2], "p_proliferated", "share of allies\nthat proliferated")):
@@ -251,12 +247,12 @@ def ally_decay_markdown(paths: pd.DataFrame, threshold: float, title: str, comma
         "Question: does a one-off reassurance of an ally decay while a renewed one holds (Poast thread: "
         "\"reassurance is a process, not an objective\"; docs/model.md, \"The ally\")?",
         "",
-        "Set-up: SimPy reference engine, the same crises for every line (common random numbers). Confidence is "
-        f"observed every {paths['time'].iloc[1] - paths['time'].iloc[0]:g} days by running the crises with that review "
-        "interval (nothing else changes: the ally draws no random numbers and does not feed back into the crisis); "
-        "the programme shares come from the scenario as it is. 95% normal intervals for the mean over crises.",
+        "Set-up: SimPy reference engine, the same crises for every line (common random numbers). The ally's belief "
+        "that the defender is committed is read from the engine's trace at each of the ally's messages and predicted "
+        f"exactly in between (docs/model.md, \"The ally\"), every {paths['time'].iloc[1] - paths['time'].iloc[0]:g} days. "
+        "95% normal intervals for the mean over crises.",
         "",
-        f"| reassurance | confidence at day {day:g} [95% CI] | mean first below {threshold:g} |"
+        f"| reassurance | confidence at day {day:g} [95% CI] | mean first below {threshold:.2f} |"
         + (f" programme under way at day {day:g} | proliferated by day {day:g} [95% CI, Wilson] |" if status else ""),
         "|---|---|---|" + ("---|---|" if status else ""),
     ]
@@ -273,10 +269,9 @@ def ally_decay_markdown(paths: pd.DataFrame, threshold: float, title: str, comma
         "",
         "![ally confidence](figures/ally_confidence.png)",
         "",
-        f"Hedging threshold: {threshold:g}. Caveats: the decay rate, the threshold and the boost of each instrument "
-        "are illustrative defaults, not estimates; the ally is passive apart from hedging, and its confidence does "
-        "not feed back into the crisis (docs/model.md, \"What the model does not capture\"). Confidence falls with "
-        "each public move of the challenger (fear), so crises that escalate pull the mean down early on.",
+        f"Belief with no news (the commitment chain's long-run share): {threshold:.3f}. Caveats: the switching hazards, "
+        "the instruments' costs and the ally's values are illustrative defaults, not estimates (docs/model.md, "
+        "\"Parameters\").",
         "",
         f"Reproduce: `{command}`",
         "",
@@ -341,8 +336,8 @@ def ally_decay_analysis(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFra
     paths = experiment_paths(manifest, reps)
     scenarios = {c.index: c.scenario for c in experiment_from_manifest(manifest, "").cells}
     first = scenarios[min(scenarios)]
-    threshold = first.value("ally.hedge_threshold")
-    thresholds = {i: s.value("ally.hedge_threshold") for i, s in scenarios.items()}
+    threshold = no_news_belief(first)
+    thresholds = {i: no_news_belief(s) for i, s in scenarios.items()}
     n_panels = int(paths["panel"].max()) + 1
     ncols = min(4, n_panels)
     nrows = -(-n_panels // ncols)
@@ -360,40 +355,39 @@ def ally_decay_analysis(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFra
         ax.set_xlabel("day")
     fig.legend(fontsize="small", loc="outside lower center", ncols=4, frameon=False)
     half = float(((paths["ci_high"] - paths["ci_low"]) / 2).max())
-    fig.suptitle(f"{manifest.get('experiment', '')}: the ally's confidence over time (mean over {reps} crises, 95% band: "
-                 f"half-width at most {half:.3f})\n"
-                 f"SimPy engine, seed {manifest.get('seed')}, observed every {HOOK_STEP:g} days; below the threshold "
-                 "at a review the ally starts a proliferation programme", fontsize="medium")
+    fig.suptitle(f"{manifest.get('experiment', '')}: the ally's belief that the defender is committed (mean over {reps} "
+                 f"crises, 95% band: half-width at most {half:.3f})\n"
+                 f"SimPy engine, seed {manifest.get('seed')}, every {HOOK_STEP:g} days; dashed: the belief with no news",
+                 fontsize="medium")
     written = write_figure(fig, out_dir, "ally_confidence")
     table = Path(out_dir) / "ally_confidence.csv"
     atomic_write_bytes(table, paths.to_csv(index=False).encode())
     written.append(table)
     report = Path(out_dir) / "report.md"
     if report.is_file():
-        decay = first.value("ally.decay")
-        text = ally_experiment_markdown(paths, cells, outcomes, threshold, reps, decay)
+        h = first.value("ally.lapse_rate") + first.value("ally.recommit_rate")
+        text = ally_experiment_markdown(paths, cells, outcomes, threshold, reps, h)
         atomic_write_bytes(report, (report.read_text() + "\n" + text).encode())
     return written
 
 
 def ally_experiment_markdown(paths: pd.DataFrame, cells: pd.DataFrame, outcomes: pd.DataFrame, threshold: float,
                              reps: int, decay: float = 0.0) -> str:
-    """Report section: confidence at the horizon per cell beside the run's P(ally proliferates).
+    """Report section: the ally's belief at the horizon per cell beside the run's P(ally proliferates).
 
-    ``decay`` is ``ally.decay`` (per day), for the half-life in the text.
+    ``decay`` is the commitment chain's total switching rate (per day), for the half-life of old news in the text.
     """
     last = paths.loc[paths.groupby("cell")["time"].idxmax()].set_index("cell")
     prolif = outcomes[(outcomes["measure"] == "ally_proliferation") & (outcomes["motive"] == "all")].set_index("cell")
     day = last["time"].iloc[0]
     lines = [
-        "## Reassurance over time: the ally's confidence",
+        "## Reassurance over time: the ally's belief that the defender is committed",
         "",
-        f"Mean confidence of the ally over the run's first {reps} crises (SimPy engine, same seed; 95% normal "
-        "intervals), observed by running them with a short review interval (the ally draws no random numbers and "
-        "does not feed back into the crisis, so nothing else changes). P(ally proliferates) is the run's own "
-        "estimate over every replication (Wilson 95%).",
+        f"Mean belief of the ally over the run's first {reps} crises (SimPy engine, same seed; 95% normal "
+        "intervals), read from the trace at the ally's messages and predicted exactly in between. P(ally "
+        "proliferates) is the run's own estimate over every replication (Wilson 95%).",
         "",
-        f"| defender mix | renewal | confidence at day {day:g} [95% CI] | mean first below {threshold:g} "
+        f"| defender mix | renewal | belief at day {day:g} [95% CI] | mean first below {threshold:.2f} "
         "| P(ally proliferates) [95% CI] |",
         "|---|---|---|---|---|",
     ]
@@ -407,12 +401,12 @@ def ally_experiment_markdown(paths: pd.DataFrame, cells: pd.DataFrame, outcomes:
         "",
         "![ally confidence](figures/ally_confidence.png)",
         "",
-        "Reading it: statements, aid and exercises are renewable: a one-off decays at `ally.decay` per day"
-        + (f" (halving in about {math.log(2) / decay:.0f} days without a tripwire or precise terms)" if decay > 0 else "")
-        + ", a renewal holds it where the boost makes up for the decay in between (compare the renewal intervals "
-        "and the instruments' boosts). Tripwires and precise terms are sent once and are not renewed, so their "
-        "lines coincide; they cut the decay rate instead. Caveat: decay, boosts and threshold are illustrative "
-        "defaults, not estimates.",
+        "Reading it: between pieces of news the belief drifts to the belief with no news (dashed), the commitment "
+        "chain's long-run share"
+        + (f"; the distance to it halves in about {math.log(2) / decay:.0f} days" if decay > 0 else "")
+        + ". Each instrument sent moves it up by as much as its cost separates a committed from an uncommitted "
+        "defender (a costly one more than cheap talk), a withheld renewal moves it down, and a defender that yields "
+        "in a crisis lowers it. Caveat: hazards, costs and the ally's values are illustrative defaults, not estimates.",
         "",
     ]
     return "\n".join(lines)
@@ -440,7 +434,7 @@ def ally_decay_command(scenario_file, make: Callable[[float], Scenario], renewal
     start = now_iso()
     log(f"ally-decay: {len(renewals)} renewal intervals x {replications} crises (SimPy engine) -> {out_dir}")
     paths = confidence_paths(make, renewals, replications, seed, step=step)
-    threshold = base.value("ally.hedge_threshold")
+    threshold = no_news_belief(base)
     title = f"{scenario_file.stem}, defender: {' + '.join(mix)}"
     files = write_table(paths, out_dir, "ally_confidence")
     files += ally_decay_figure(paths, out_dir, threshold, title)

@@ -10,7 +10,8 @@ Measures of the outcome table (``measure`` column), for each motive (``all``,
 
 * ``<outcome>`` for every outcome, over all replications (``n`` = replications);
 * ``war_miscalculation`` and ``war_inadvertent``, over all replications;
-* ``ally_proliferation``, over all replications;
+* ``ally_proliferation``, ``ally_programme``, ``ally_programme_detected``, ``crisis_opened_by_ally``,
+  ``entrapment`` (war in a crisis the ally opened), ``ally_attacked`` and ``abandonment``, over all replications;
 * ``violence:<category>`` (ICB) and ``hostility:<category>`` (MID), over crises
   (``n`` = crises);
 * ``actor:<category>`` (ICB actor outcomes), over crisis parties (``n`` = 2 x crises).
@@ -48,6 +49,10 @@ def outcome_measures(tot: CellTotals, motive: str) -> list[tuple[str, int, int]]
     rows.append(("war_miscalculation", int(_by_motive(tot.war_miscalculation, motive)), n))
     rows.append(("war_inadvertent", int(_by_motive(tot.war_inadvertent, motive)), n))
     rows.append(("ally_proliferation", int(_by_motive(tot.prolif, motive)), n))
+    for name, arr in (("ally_programme", tot.programme), ("ally_programme_detected", tot.detected),
+                      ("crisis_opened_by_ally", tot.ally_opened), ("entrapment", tot.entrapment),
+                      ("ally_attacked", tot.attacked), ("abandonment", tot.abandonment)):
+        rows.append((name, int(_by_motive(arr, motive)), n))
     for prefix, names, arr, m in (("violence", VIOLENCE_NAMES, tot.violence, crises),
                                   ("hostility", HOSTILITY_NAMES, tot.hostility, crises),
                                   ("actor", ACTOR_OUTCOME_NAMES, tot.actor, 2 * crises)):
@@ -107,6 +112,12 @@ def summarize(cells, totals: list[CellTotals]) -> tuple[pd.DataFrame, pd.DataFra
             m = int(c.sum())
             row[f"p_war_{motive}"] = c[WAR_OUTCOME] / m if m else float("nan")
         row["p_ally_proliferation"] = int(tot.prolif.sum()) / n
+        for name, arr in (("ally_programme", tot.programme), ("ally_programme_detected", tot.detected),
+                          ("crisis_opened_by_ally", tot.ally_opened), ("entrapment", tot.entrapment),
+                          ("ally_attacked", tot.attacked), ("abandonment", tot.abandonment)):
+            row[f"p_{name}"] = int(arr.sum()) / n
+        row["reassurance_cost_mean"] = tot.reassurance_cost_sum / n
+        row["audience_cost_paid_mean"] = tot.audience_paid_sum / n
         row["crises"] = crises
         violence = tot.violence.sum(axis=0)
         for i, name in enumerate(VIOLENCE_NAMES):
