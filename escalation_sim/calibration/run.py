@@ -60,6 +60,8 @@ def calibrate(simulate: Simulator, known_outputs: KnownOutputs, targets: TargetS
     Raises :class:`CalibrationError` (file, field, what is allowed) for any bad input, before anything
     runs or is written. With ``out = None`` nothing is written; the tables are in the returned object.
     """
+    if isinstance(targets, TargetSet) and roles:
+        raise ValueError("roles apply when the targets are loaded: pass the file, or load it with load_targets(roles=...)")
     ts = targets if isinstance(targets, TargetSet) else load_targets(targets, known_outputs, roles=roles,
                                                                      known_parameters=known_parameters)
     pri = resolve_priors(priors, ts, known_parameters)
