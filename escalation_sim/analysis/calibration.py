@@ -1,0 +1,226 @@
+"""Calibration of the crisis model to the crisis record: the model side of ABC-SMC, and predictions over a posterior.
+
+:mod:`escalation_sim.calibration` is model-agnostic (targets, distance, ABC-SMC, posterior summaries, report).
+This module plugs the model in:
+
+* :data:`OUTPUTS` declares what the model can be compared with: the ICB crisis-violence scale, the ICB actor
+  outcomes and the MID hostility scale (``docs/model.md``, "Outcomes and outputs"), all conditional on a crisis,
+  and the median crisis duration (days).
+* :class:`ModelSimulator` is the simulator ABC-SMC calls: parameter vectors in, shares out. Every particle runs
+  the same ``replications`` replications with the same seed (common random numbers within a generation),
+  through the one scheduling path (:func:`escalation_sim.pipeline.schedule.run_scenario`).
+* :func:`load_calibration` reads a calibration file (``experiments/calibration-crisis-record.toml``): the base
+  scenario, the free parameters and their prior boxes, the targets and the ABC settings, validated before
+  anything runs.
+* :func:`posterior_cells` evaluates every cell of an experiment at draws of a posterior (``run --posterior``):
+  posterior predictive means with intervals that combine parameter and Monte Carlo uncertainty (and how much of
+  the variance is each), and for each pair of cells the posterior probability that one gives less war.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..calibration.abc import ABCConfig
+from ..calibration.posterior import combined_share, prob_less, systematic_resample
+from ..calibration.targets import CalibrationError, default_targets_path
+from ..engines import montecarlo as mc
+from ..errors import ConfigError
+from ..io.toml import read_toml
+from ..model.constants import NO_CHALLENGE, WAR_OUTCOME
+from ..model.measures import ACTOR_OUTCOME_NAMES, HOSTILITY_NAMES, VIOLENCE_NAMES
+from ..model.params import FREE_PARAMETERS, SPEC_BY_KEY
+from ..model.scenario import Scenario
+from ..model.validation import load_scenario
+from ..pipeline.schedule import run_scenario
+from ..scale.executors import LocalExecutor
+from ..stats import hist_quantile
+
+#: The model outputs a target may name, with their categories (None: a scalar).
+OUTPUTS: dict[str, tuple[str, ...] | None] = {
+    "icb_violence": VIOLENCE_NAMES,
+    "icb_actor_outcome": ACTOR_OUTCOME_NAMES,
+    "mid_hostility": HOSTILITY_NAMES,
+    "icb_actor_duration_median_days": None,
+}
+ABC_FIELDS = ("population_size", "seed", "quantile", "floor_level", "kernel", "max_generations",
+              "min_acceptance_rate", "max_simulations", "replications", "batches")
+
+
+def shares_of(tot: mc.CellTotals, horizon: float) -> dict[str, np.ndarray]:
+    """The outputs of one finished cell: shares among crises (or among crisis parties) and the median duration."""
+    counts = tot.counts.sum(axis=0)
+    crises = int(tot.n - counts[NO_CHALLENGE])
+    out = {}
+    for name, arr, denom in (("icb_violence", tot.violence, crises), ("mid_hostility", tot.hostility, crises),
+                             ("icb_actor_outcome", tot.actor, 2 * crises)):
+        v = np.asarray(arr).sum(axis=0).astype(float)
+        out[name] = v / denom if denom else np.full(len(v), np.nan)
+    out["icb_actor_duration_median_days"] = np.array(hist_quantile(tot.hist, horizon / mc.N_BINS, 0.5))
+    return out
+
+
+@dataclass
+class ModelSimulator:
+    """``simulate(theta, seed)`` for ABC-SMC: ``theta[i]`` sets ``parameters`` on ``base``; shares out."""
+
+    base: Scenario
+    parameters: tuple[str, ...]
+    replications: int
+    block_size: int = 1024
+    threads: int | None = None
+    _executor: object = field(default=None, repr=False)
+
+    def scenario(self, theta: np.ndarray) -> Scenario:
+        """The base scenario with one parameter vector (integers rounded)."""
+        values = {}
+        for key, x in zip(self.parameters, theta, strict=True):
+            values[key] = float(round(x)) if SPEC_BY_KEY[key].kind == "int" else float(x)
+        return self.base.with_values(values)
+
+    def run(self, theta: np.ndarray, seed: int) -> mc.CellTotals:
+        """The totals of one particle (the same seed for every particle: common random numbers)."""
+        threads = self.threads or mc.max_threads()
+        if self._executor is None:
+            self._executor = LocalExecutor(threads)
+        return run_scenario(self.scenario(theta), self.replications, seed, self.block_size, threads, self._executor)
+
+    def __call__(self, theta: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        horizon = self.base.value("crisis.horizon")
+        rows = [shares_of(self.run(t, seed), horizon) for t in theta]
+        return {name: np.array([r[name] for r in rows]) for name in OUTPUTS}
+
+
+@dataclass
+class CalibrationSpec:
+    """A validated calibration file."""
+
+    name: str
+    source: str
+    base: Scenario
+    priors: dict[str, tuple[float, float]]
+    targets: Path
+    roles: dict[str, str]
+    config: ABCConfig
+    description: str = ""
+
+
+def load_calibration(path: str | Path) -> CalibrationSpec:
+    """Read and validate a calibration file (``[calibration]``, ``[parameters.<key>]``, ``[abc]``, ``[roles]``).
+
+    Every problem is a :class:`ConfigError` naming the file and the field, before anything runs.
+    """
+    source = str(path)
+    data = read_toml(path)
+    unknown = set(data) - {"calibration", "parameters", "abc", "roles"}
+    if unknown:
+        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: calibration, parameters, abc, roles")
+    cal = data.get("calibration")
+    if not isinstance(cal, dict) or not isinstance(cal.get("scenario"), str):
+        raise ConfigError(source, "calibration.scenario", "required: path of the base scenario file")
+    bad = set(cal) - {"name", "description", "scenario", "targets"}
+    if bad:
+        raise ConfigError(source, f"calibration.{sorted(bad)[0]}", "unknown field; allowed: name, description, scenario, targets")
+    base = load_scenario((Path(path).parent / cal["scenario"]).resolve())
+    targets = cal.get("targets", "crisis-record")
+    targets_path = default_targets_path() if targets == "crisis-record" else (Path(path).parent / str(targets)).resolve()
+    if not targets_path.is_file():
+        raise ConfigError(source, "calibration.targets", f"no such file {targets_path}; allowed: \"crisis-record\" or a target file")
+    params = data.get("parameters")
+    if not isinstance(params, dict) or len(params) < 1:
+        raise ConfigError(source, "parameters", "required: one [parameters.\"section.name\"] table per free parameter, with low and high")
+    priors = {}
+    for key, spec in params.items():
+        if key not in SPEC_BY_KEY or SPEC_BY_KEY[key].kind not in ("float", "prob", "int"):
+            raise ConfigError(source, f"parameters.{key}", f"unknown or not numeric; allowed: numeric parameters, e.g. {', '.join(FREE_PARAMETERS[:3])}")
+        if not isinstance(spec, dict) or "low" not in spec or "high" not in spec:
+            raise ConfigError(source, f"parameters.{key}", "missing bounds; allowed: a table with low and high")
+        lo, hi = spec["low"], spec["high"]
+        p = SPEC_BY_KEY[key]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi)) or not (p.lo <= lo < hi <= p.hi):
+            raise ConfigError(source, f"parameters.{key}", f"got low = {lo!r}, high = {hi!r}; allowed: {p.lo:g} <= low < high <= {p.hi:g}")
+        priors[key] = (float(lo), float(hi))
+    abc = data.get("abc", {})
+    if not isinstance(abc, dict) or set(abc) - set(ABC_FIELDS):
+        extra = sorted(set(abc) - set(ABC_FIELDS)) if isinstance(abc, dict) else ["abc"]
+        raise ConfigError(source, f"abc.{extra[0]}", f"unknown field; allowed: {', '.join(ABC_FIELDS)}")
+    config = ABCConfig(**{k: v for k, v in abc.items() if k != "replications"},
+                       replications=abc.get("replications", 4000))
+    try:
+        config.validate(source)
+    except CalibrationError as exc:
+        raise ConfigError(source, f"abc.{exc.field}", exc.message) from None
+    roles = data.get("roles", {})
+    if not isinstance(roles, dict) or any(v not in ("fit", "check", "info") for v in roles.values()):
+        raise ConfigError(source, "roles", "allowed: a table of target = \"fit\" | \"check\" | \"info\"")
+    return CalibrationSpec(name=str(cal.get("name", Path(path).stem)), source=source, base=base, priors=priors,
+                           targets=targets_path, roles=dict(roles), config=config,
+                           description=str(cal.get("description", "")))
+
+
+# --- predictions over a posterior (run --posterior) ---------------------------------------------------------
+def load_posterior(path: str | Path) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """A posterior sample (Parquet or CSV written by ``calibrate``): parameter columns, weights, parameter names."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(str(path), "", "no such file; allowed: a posterior.parquet or posterior.csv written by calibrate")
+    try:
+        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+    except Exception:  # noqa: BLE001  (any unreadable file is the same user error)
+        raise ConfigError(str(path), "", "not a readable Parquet or CSV posterior") from None
+    if "weight" not in df:
+        raise ConfigError(str(path), "weight", "missing column; allowed: a posterior written by calibrate")
+    names = [c for c in df.columns if c in SPEC_BY_KEY]
+    if not names:
+        raise ConfigError(str(path), "", "no parameter columns (section.name); allowed: a posterior written by calibrate")
+    w = df["weight"].to_numpy(dtype=float)
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
+        raise ConfigError(str(path), "weight", "allowed: finite non-negative weights with a positive sum")
+    return df, w / w.sum(), names
+
+
+def posterior_draws(path: str | Path, draws: int, seed: int) -> tuple[pd.DataFrame, list[str]]:
+    """``draws`` equally weighted parameter vectors from a posterior (systematic resampling, seeded)."""
+    df, w, names = load_posterior(path)
+    idx = systematic_resample(w, draws, seed)
+    return df.iloc[idx][names].reset_index(drop=True), names
+
+
+def war_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int, block_size: int = 1024,
+                threads: int | None = None, motive: str = "all") -> np.ndarray:
+    """P(war) of every cell at every draw, ``(cells, draws)``: each cell's scenario with the draw's values."""
+    threads = threads or mc.max_threads()
+    executor = LocalExecutor(threads)
+    out = np.empty((len(cells), len(draws)))
+    for i, cell in enumerate(cells):
+        for m in range(len(draws)):
+            values = {k: float(draws.iloc[m][k]) for k in names if k not in cell.overrides}
+            tot = run_scenario(cell.scenario.with_values(values), replications, seed, block_size, threads, executor)
+            c = np.asarray(tot.counts)
+            if motive == "all":
+                out[i, m] = c[:, WAR_OUTCOME].sum() / c.sum()
+            else:
+                k = 1 if motive == "need" else 0
+                out[i, m] = c[k, WAR_OUTCOME] / max(1, c[k].sum())
+    return out
+
+
+def posterior_cells(cells, p_war: np.ndarray, replications: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posterior predictive P(war) per cell (combined interval, variance shares) and P(less war) for each pair."""
+    rows = []
+    for i, cell in enumerate(cells):
+        s = combined_share(p_war[i], None, replications)
+        rows.append({"cell": cell.index, "label": cell.label, **s})
+    pairs = []
+    for i, a in enumerate(cells):
+        for j, b in enumerate(cells):
+            if i < j:
+                r = prob_less(p_war[i], p_war[j], None, replications)
+                pairs.append({"cell_a": a.index, "label_a": a.label, "cell_b": b.index, "label_b": b.label,
+                              "p_a_less_war": r["prob"], "unresolved": r.get("unresolved", float("nan"))})
+    return pd.DataFrame(rows), pd.DataFrame(pairs)
