@@ -82,3 +82,23 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     assert not out.exists()
 
 
+
+
+@pytest.mark.slow
+def test_a_callers_executor_runs_the_pipeline_and_stays_open(tmp_path, reference):
+    """execute_run with an executor of the caller's (as docs/examples/dask_jobqueue_slurm.py does): the tables of a
+    one-process run, and the executor is the caller's to close."""
+    from escalation_sim.pipeline.experiment import load_experiment
+    from escalation_sim.pipeline.run import execute_run
+    from escalation_sim.pipeline.settings import resolve_settings
+    from escalation_sim.scale.executors import DaskExecutor
+
+    exp_path, single = reference
+    exp = load_experiment(exp_path)
+    ex = DaskExecutor(None, workers=1)
+    try:
+        res = execute_run(exp, resolve_settings(exp, threads=1, backend="dask"), out=tmp_path / "own", executor=ex)
+        assert tables(res.directory) == tables(single)
+        assert ex.client.status == "running"
+    finally:
+        ex.close()
