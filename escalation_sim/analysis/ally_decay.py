@@ -36,6 +36,8 @@ renewal.
 from __future__ import annotations
 
 import math
+import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -313,8 +315,6 @@ def experiment_paths(manifest: dict, replications: int, step: float = HOOK_STEP)
 
 
 def _panel_title(mix: str, width: int = 34) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(mix.replace("+", " + ").replace("_", " "), width)) or "none"
 
 
@@ -332,8 +332,6 @@ def ally_decay_analysis(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFra
     crises as the run's first replications: both engines are identical
     replication for replication), observed every ``HOOK_STEP`` days.
     """
-    import sys
-
     from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
 
     reps = hook_replications(int(cells["n"].min()))

@@ -22,6 +22,7 @@ evaluated points, alone and with the simulation's own binomial error added; and 
 from __future__ import annotations
 
 import math
+import textwrap
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -282,8 +283,6 @@ def calibration_figure(result: dict, targets: dict[str, tuple[float, int]], titl
     Each target's band is its 95% sampling interval (normal, from its sample size); the fit carries the Wilson
     95% interval of its simulated share, and the orange band is the parameter's bootstrap interval.
     """
-    import textwrap
-
     from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
 
     design = result["design"]
