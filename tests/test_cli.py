@@ -37,7 +37,7 @@ def test_version(runner):
     assert res.exit_code == 0 and __version__ in res.output
 
 
-@pytest.mark.parametrize("cmd", [[], ["simulate"], ["run"], ["strategies"]])
+@pytest.mark.parametrize("cmd", [[], *([c] for c in sorted(main.commands))])
 def test_short_help_everywhere(runner, cmd):
     res = runner.invoke(main, [*cmd, "-h"])
     assert res.exit_code == 0 and "Usage" in res.output
@@ -145,7 +145,9 @@ def test_sequential_stop_reaches_target(runner, tmp_path):
     assert stop["rule"] == "sequential" and stop["reached"]
     assert stop["checks"][-1]["max_war_halfwidth"] <= 0.01
     ns = [c["replications"] for c in stop["checks"]]
+    assert len(ns) >= 3 and ns[0] == 1000  # 1,000 replications are far too few for +-0.01: the schedule runs
     assert all(b == 2 * a for a, b in zip(ns, ns[1:], strict=False))  # geometric schedule
+    assert all(c["max_war_halfwidth"] > 0.01 for c in stop["checks"][:-1])  # it stopped at the first check that met it
     cells = pd.read_csv(out / "cells.csv")
     assert ((cells.war_ci_high - cells.war_ci_low) / 2 <= 0.01).all()
 

@@ -252,8 +252,9 @@ def test_bad_override_value(tmp_path):
 
 
 def test_override_key_without_section_is_config_error():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as info:
         load_scenario(DIRECT_TOML, overrides={"horizon": 100.0})
+    assert info.value.field == "horizon" and "allowed: section.name" in info.value.message
 
 
 @pytest.mark.parametrize("bad", ["inf", "nan"])

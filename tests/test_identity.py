@@ -18,6 +18,8 @@ from escalation_sim.engines.simpy_engine import Crisis
 from escalation_sim.model.params import ALLY_INSTRUMENTS, CHALLENGER_STRATEGIES, DEFENDER_STRATEGY_NAMES
 from escalation_sim.model.validation import load_scenario, scenario_from_mapping
 
+pytestmark = pytest.mark.slow  # 2,000 crises per strategy in both engines, ~45 s: deselect with -m "not slow"
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "experiments").glob("*deterrence.toml"))
 N_REPS = 2000

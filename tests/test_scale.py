@@ -1,4 +1,4 @@
-"""Shards, merge, resume and Dask: the same numbers at any scale."""
+"""Shards, merge and resume: the same numbers at any scale (Dask: tests/test_dask.py)."""
 
 from __future__ import annotations
 
@@ -8,43 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import DIRECT_TOML, scale_experiment, tables
+from conftest import cli as _run
 
-from escalation_sim.cli import main
 from escalation_sim.engines import montecarlo as mc
-
-ROOT = Path(__file__).resolve().parents[1]
-EXTENDED = ROOT / "experiments" / "extended-deterrence.toml"
-
-
-def _experiment(tmp_path: Path, seed: int = 5, reps: int = 6000) -> Path:
-    p = tmp_path / f"exp{seed}.toml"
-    p.write_text(
-        f'[experiment]\nname = "scale"\nscenario = "{EXTENDED}"\nreplications = {reps}\nseed = {seed}\nblock_size = 250\n'
-        '[grid]\n"defender.strategy" = [["immediate_deterrence", "tripwire"], ["grit", "aid"], ["tit_for_tat"]]\n'
-    )
-    return p
-
-
-def _run(*args):
-    res = CliRunner().invoke(main, [str(a) for a in args])
-    return res
-
-
-def _tables(d: Path) -> tuple[bytes, bytes]:
-    return (d / "cells.csv").read_bytes(), (d / "outcomes.csv").read_bytes()
-
-
-@pytest.fixture
-def reference(tmp_path):
-    exp = _experiment(tmp_path)
-    out = tmp_path / "single"
-    assert _run("run", exp, "--out", out, "--threads", "1").exit_code == 0
-    return exp, out
 
 
 @pytest.mark.parametrize("n_shards", [2, 3])
@@ -58,7 +28,7 @@ def test_merged_shards_are_bit_identical_to_a_single_run(tmp_path, reference, n_
         assert not (out / "cells.csv").exists()
     res = _run("merge", out)
     assert res.exit_code == 0, res.output
-    assert _tables(out) == _tables(single)
+    assert tables(out) == tables(single)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["shards"] == n_shards and manifest["exit_status"] == "complete"
 
@@ -73,7 +43,7 @@ def test_shard_slurm_reads_the_array_environment(tmp_path, reference, monkeypatc
         assert _run("run", exp, "--out", out, "--shard", "slurm").exit_code == 0
     assert {p.name for p in out.glob("shard-*.json")} == {"shard-0-of-2.json", "shard-1-of-2.json"}
     assert _run("merge", out).exit_code == 0
-    assert _tables(out) == _tables(single)
+    assert tables(out) == tables(single)
 
 
 def test_merge_names_the_missing_shard(tmp_path, reference):
@@ -88,8 +58,8 @@ def test_merge_names_the_missing_shard(tmp_path, reference):
 
 def test_merge_refuses_shards_of_different_configs(tmp_path):
     out = tmp_path / "mixed"
-    assert _run("run", _experiment(tmp_path, seed=1), "--out", out, "--shard", "0/2").exit_code == 0
-    assert _run("run", _experiment(tmp_path, seed=2), "--out", out, "--shard", "1/2").exit_code == 0
+    assert _run("run", scale_experiment(tmp_path, seed=1), "--out", out, "--shard", "0/2").exit_code == 0
+    assert _run("run", scale_experiment(tmp_path, seed=2), "--out", out, "--shard", "1/2").exit_code == 0
     res = _run("merge", out)
     assert res.exit_code == 2 and "shard-1-of-2: seed is 2 but shard-0-of-2 has 1" in res.output
     assert not (out / "manifest.json").exists()
@@ -123,15 +93,15 @@ def test_merge_twice_needs_force(tmp_path, reference):
     for i in range(2):
         assert _run("run", exp, "--out", out, "--shard", f"{i}/2").exit_code == 0
     assert _run("merge", out).exit_code == 0
-    before = _tables(out)
+    before = tables(out)
     res = _run("merge", out)
     assert res.exit_code == 2 and "--force" in res.output
-    assert _tables(out) == before
+    assert tables(out) == before
 
 
 @pytest.mark.parametrize("bad, needle", [("3/2", "--shard 3/2"), ("1/0", "--shard 1/0"), ("x", "--shard x")])
 def test_bad_shard_spec(tmp_path, bad, needle):
-    res = _run("run", _experiment(tmp_path), "--out", tmp_path / "o", "--shard", bad)
+    res = _run("run", scale_experiment(tmp_path), "--out", tmp_path / "o", "--shard", bad)
     assert res.exit_code == 2 and needle in res.output
     assert not (tmp_path / "o").exists()
 
@@ -155,7 +125,7 @@ def test_resume_refuses_a_different_run(tmp_path, reference):
 
 
 def test_resume_refuses_a_different_block_size_by_name(tmp_path):
-    exp = _experiment(tmp_path)
+    exp = scale_experiment(tmp_path)
     out = tmp_path / "bs"
     assert _run("run", exp, "--out", out).exit_code == 0
     m = json.loads((out / "manifest.json").read_text())
@@ -166,7 +136,7 @@ def test_resume_refuses_a_different_block_size_by_name(tmp_path):
 
 
 def test_resume_refuses_another_library_version(tmp_path):
-    exp = _experiment(tmp_path)
+    exp = scale_experiment(tmp_path)
     out = tmp_path / "ver"
     assert _run("run", exp, "--out", out).exit_code == 0
     m = json.loads((out / "manifest.json").read_text())
@@ -179,16 +149,48 @@ def test_resume_refuses_another_library_version(tmp_path):
 
 def test_shards_do_not_write_into_a_single_run(tmp_path, reference):
     exp, single = reference
-    before = _tables(single)
+    before = tables(single)
     res = _run("run", exp, "--out", single, "--shard", "0/2")
     assert res.exit_code == 2 and "single (unsharded) run" in res.output
-    assert _tables(single) == before and not list(single.glob("shard-*"))
+    assert tables(single) == before and not list(single.glob("shard-*"))
+
+
+def test_an_interrupted_run_resumes_to_identical_results(tmp_path, reference, monkeypatch):
+    """Ctrl-C after three checkpoints: exit 130, the manifest says so, no tables. The same command resumes from the
+    checkpoints (read, not rewritten, not recomputed) and writes the tables of an uninterrupted run."""
+    from escalation_sim.scale import rundir
+
+    exp, single = reference
+    out = tmp_path / "interrupted"
+    saved = []
+    save_chunk = rundir.RunDir.save_chunk
+
+    def save_then_stop(self, cell, res):
+        saved.append(save_chunk(self, cell, res))
+        if len(saved) == 3:
+            raise KeyboardInterrupt
+        return saved[-1]
+
+    monkeypatch.setattr(rundir.RunDir, "save_chunk", save_then_stop)
+    res = _run("run", exp, "--out", out, "--threads", "1")
+    assert res.exit_code == 130 and "interrupted; finished blocks are kept" in res.output
+    assert json.loads((out / "manifest.json").read_text())["exit_status"] == "interrupted"
+    assert not (out / "cells.csv").exists()
+    monkeypatch.undo()
+    mtimes = {p: p.stat().st_mtime_ns for p in saved}
+    res = _run("run", exp, "--out", out, "--threads", "1")
+    assert res.exit_code == 0, res.output
+    assert "resuming: 3,000 replications (all cells) already done" in res.output  # 3 chunks of 4 blocks of 250
+    assert tables(out) == tables(single)
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["exit_status"] == "complete" and len(manifest["resumed"]) == 1
 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_to_identical_results(tmp_path):
     """SIGKILL a real subprocess mid-run; the same command finishes it; nothing finished is recomputed."""
-    exp = _experiment(tmp_path, reps=120_000)
+    exp = scale_experiment(tmp_path, reps=120_000)
     ref = tmp_path / "ref"
     assert _run("run", exp, "--out", ref).exit_code == 0
     out = tmp_path / "killed"
@@ -208,76 +210,10 @@ def test_a_killed_run_resumes_to_identical_results(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "resuming" in res.stderr
-    assert _tables(out) == _tables(ref)
+    assert tables(out) == tables(ref)
     # checkpoints written before the kill were read, not rewritten
     assert all((blocks / name).stat().st_mtime_ns == t for name, t in mtimes.items())
     assert len(json.loads((out / "manifest.json").read_text())["resumed"]) == 1
-
-
-pytest.importorskip("distributed")
-
-
-@pytest.mark.slow
-def test_dask_local_cluster_bit_identical_to_serial(tmp_path, reference):
-    exp, single = reference
-    out = tmp_path / "dask"
-    res = _run("run", exp, "--out", out, "--backend", "dask", "--workers", "2")
-    assert res.exit_code == 0, res.output
-    assert _tables(out) == _tables(single)
-
-
-@pytest.mark.slow
-def test_dask_worker_killed_mid_run_loses_and_double_counts_nothing(tmp_path):
-    from escalation_sim.pipeline.experiment import load_experiment
-    from escalation_sim.pipeline.schedule import make_tasks
-    from escalation_sim.pipeline.settings import RunSettings
-    from escalation_sim.scale.executors import DaskExecutor
-
-    exp = load_experiment(_experiment(tmp_path, reps=40_000))
-    settings = RunSettings(replications=40_000, seed=5, block_size=250, threads=1)
-    cells = [c.scenario for c in exp.cells]
-    tasks = make_tasks(cells, [mc.CellTotals() for _ in cells], 40_000, settings, chunk=4)
-    ex = DaskExecutor(None, workers=2)
-    try:
-        gen = ex.run(tasks)
-        results = [next(gen)]
-        victim = sorted(ex.client.scheduler_info()["workers"])[0]
-        try:
-            ex.client.run(os._exit, 1, workers=[victim], wait=False)
-        except Exception:  # noqa: BLE001 - the worker dies under the call; that is the point
-            pass
-        results.extend(gen)
-    finally:
-        ex.close()
-    totals = [mc.CellTotals() for _ in exp.cells]
-    for cell, res in results:
-        totals[cell].add(res)  # raises if a block came back twice
-    for c, tot in zip(exp.cells, totals, strict=True):
-        ref = mc.run_cell(c.scenario, 40_000, 5, 250, threads=1)
-        np.testing.assert_array_equal(tot.counts, ref.counts)
-        assert tot.dur_sum == ref.dur_sum
-
-
-@pytest.mark.slow
-def test_dask_worker_that_joins_later_is_warmed_up_before_taking_tasks():
-    """Adaptive and jobqueue clusters add workers mid-run: each must load the kernels on start."""
-    from escalation_sim.scale.executors import DaskExecutor
-
-    ex = DaskExecutor(None, workers=1)
-    try:
-        ex._cluster.scale(2)
-        ex.client.wait_for_workers(2, timeout=60)
-        has = ex.client.run(lambda dask_worker: "escalation-sim-warm-up" in dask_worker.plugins)
-        assert len(has) == 2 and all(has.values())
-    finally:
-        ex.close()
-
-
-def test_unreachable_scheduler_is_a_clear_error(tmp_path):
-    out = tmp_path / "nowhere"
-    res = _run("run", _experiment(tmp_path), "--out", out, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9")
-    assert res.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in res.output
-    assert not out.exists()
 
 
 def test_a_block_counted_twice_is_an_error_naming_its_cell():
@@ -287,7 +223,7 @@ def test_a_block_counted_twice_is_an_error_naming_its_cell():
     from escalation_sim.model.validation import load_scenario
     from escalation_sim.scale import blocks as io_blocks
 
-    s = load_scenario(Path(__file__).resolve().parents[1] / "experiments" / "direct-deterrence.toml")
+    s = load_scenario(DIRECT_TOML)
     p_mixes, mix_cum = s.vectors()
     res = mc.run_blocks(p_mixes, mix_cum, 1, np.array([0, 1]), 8, 16, parallel=False)
     one = io_blocks.to_frame(1, res)

@@ -23,6 +23,8 @@ from escalation_sim.model.constants import (
 from escalation_sim.model.scenario import Scenario
 from escalation_sim.stats import wilson
 
+pytestmark = pytest.mark.slow  # ~3 M crises: deselect with -m "not slow"
+
 N = 100_000
 SEED = 7
 WAR = (WAR_DELIBERATE, WAR_MISCALCULATION)

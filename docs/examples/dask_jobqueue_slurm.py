@@ -2,9 +2,10 @@
 
 The script starts a Dask scheduler in this process, submits SLURM jobs that
 each run Dask workers (``SLURMCluster``), and runs the experiment through
-escalation-sim's own API (``load_experiment``, ``RunSettings``,
-``run_experiment`` with a ``DaskExecutor`` connected to the cluster). The
-results directory follows the rules of ``escalation-sim run``: finished blocks
+escalation-sim's run pipeline (``load_experiment``, ``resolve_settings``,
+``execute_run`` with a ``DaskExecutor`` connected to the cluster): the same
+call as ``escalation-sim run``, with an executor of its own. The results
+directory follows the rules of ``escalation-sim run``: finished blocks
 are checkpointed as they arrive, running the same command again after an
 interruption resumes the run, and a complete or different run is refused
 unless ``--force`` is given.
@@ -27,10 +28,8 @@ See docs/scaling.md for the reasoning behind each choice.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
-import time
 from pathlib import Path
 
 
@@ -78,40 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         log(f"error: {exc}: python -m pip install 'escalation-sim[dask,jobqueue]'")
         return 2
 
-    from escalation_sim import ConfigError, __version__, load_experiment
-    from escalation_sim._cache import source_hash
-    from escalation_sim.experiments.executors import DaskExecutor, SchedulerError
-    from escalation_sim.experiments.runner import RunSettings, config_hash, run_experiment
-    from escalation_sim.io import blocks as io_blocks
-    from escalation_sim.io import results as io_results
-    from escalation_sim.io.runs import RunDir, RunMismatch
+    from escalation_sim import UserError, load_experiment
+    from escalation_sim.errors import RunInterrupted, SchedulerError
+    from escalation_sim.pipeline.run import execute_run
+    from escalation_sim.pipeline.settings import resolve_settings
+    from escalation_sim.scale.executors import DaskExecutor
 
     try:
         exp = load_experiment(args.experiment)
-    except ConfigError as exc:
-        log(f"error: {exc}")
-        return 2
-    if args.block_size is not None:
-        exp = dataclasses.replace(exp, block_size=args.block_size)
-    n = exp.replications if args.replications is None else args.replications
-    seed = exp.seed if args.seed is None else args.seed
-    # threads only sizes LocalExecutor chunks; a Dask task is max(4, blocks per cell / 200) blocks of one cell.
-    settings = RunSettings(replications=n, seed=seed, block_size=exp.block_size, threads=1)
-
-    # The same identity as `escalation-sim run`, so the directory is claimed, resumed or
-    # refused by the same rules (and the CLI can resume what this script started).
-    ident = {
-        "config_hash": config_hash(exp),
-        "seed": seed,
-        "replications_requested": n,
-        "block_size": exp.block_size,
-        "target_halfwidth": None,
-        "model_source_hash": source_hash(),
-    }
-    run_dir = RunDir(args.out)
-    try:
-        resumed = run_dir.claim(ident, args.force)
-    except RunMismatch as exc:
+        # the same settings (and so the same run identity) as `escalation-sim run --backend dask`: the
+        # directory is claimed, resumed or refused by the same rules, and the CLI can resume what this started
+        settings = resolve_settings(exp, replications=args.replications, seed=args.seed, block_size=args.block_size,
+                                    threads=1, backend="dask")
+    except UserError as exc:
         log(f"error: {exc}")
         return 2
 
@@ -140,47 +118,25 @@ def main(argv: list[str] | None = None) -> int:
         executor = DaskExecutor(cluster.scheduler_address)
     except (SchedulerError, TimeoutError) as exc:
         cluster.close()
-        run_dir.release_if_new()
         log(f"error: {exc}")
         return 2
 
-    manifest = run_dir.new_manifest(exp, args.experiment, ident, settings, "dask", resumed)
-    totals = io_blocks.load_totals(args.out, len(exp.cells)) if resumed else None
-    done = sum(t.n for t in totals) if totals else 0
-    log(
-        f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {n:,} replications, seed {seed}"
-        f" -> {args.out}" + (f"; resuming: {done:,} replications already done" if resumed else "")
-    )
-
-    def checkpoint(cell, res):  # every finished chunk is on disk before the next one is folded in
-        io_blocks.save_chunk(args.out, "", cell, res)
-
-    t0 = time.perf_counter()
     try:
-        outcome = run_experiment(exp, settings, executor=executor, totals=totals, on_result=checkpoint, log=log)
-    except KeyboardInterrupt:
-        run_dir.finish(manifest, "interrupted")
-        log("interrupted; finished blocks are kept: run the same command again to resume")
+        # a Dask task is max(4, blocks per cell / 200) blocks of one cell; each finished chunk is checkpointed
+        result = execute_run(exp, settings, experiment_file=args.experiment, out=args.out, force=args.force,
+                             executor=executor, log=log)
+    except RunInterrupted as exc:
+        log(f"error: {exc}")
         return 130
+    except UserError as exc:
+        log(f"error: {exc}")
+        return 2
     finally:
         executor.close()
         cluster.close()
-    seconds = time.perf_counter() - t0
-
-    io_results.write_table(outcome.cells, args.out, "cells")
-    io_results.write_table(outcome.outcomes, args.out, "outcomes")
-    run_dir.finish(
-        manifest,
-        "complete",
-        replications=outcome.replications,
-        stop_rule=outcome.stop_rule,
-        seconds=round(seconds, 3),
-        files=["cells.parquet", "cells.csv", "outcomes.parquet", "outcomes.csv"],
-    )
-    print(outcome.cells[["label", "p_war", "war_ci_low", "war_ci_high"]].to_string(index=False))
-    log(f"wrote {args.out} ({seconds:.1f} s)")
+    print(result.cells[["label", "p_war", "war_ci_low", "war_ci_high"]].to_string(index=False))
+    log(f"wrote {result.directory} ({result.seconds:.1f} s)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,6 +19,8 @@ renewal interval is run on replications ``0 .. n-1`` of the same seed (common ra
 from __future__ import annotations
 
 import math
+import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -308,8 +310,6 @@ def experiment_paths(manifest: dict, replications: int, step: float = HOOK_STEP)
 
 
 def _panel_title(mix: str, width: int = 34) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(mix.replace("+", " + ").replace("_", " "), width)) or "none"
 
 
@@ -327,8 +327,6 @@ def ally_decay_analysis(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFra
     crises as the run's first replications: both engines are identical
     replication for replication), observed every ``HOOK_STEP`` days.
     """
-    import sys
-
     from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
 
     reps = hook_replications(int(cells["n"].min()))
@@ -412,16 +410,19 @@ def ally_experiment_markdown(paths: pd.DataFrame, cells: pd.DataFrame, outcomes:
     return "\n".join(lines)
 
 
-def ally_decay_command(scenario_file, make: Callable[[float], Scenario], renewals: Sequence[float], mix: list[str],
-                       renewal_text: str, replications: int, seed: int, step: float, out: Path | None, force: bool,
-                       log=print) -> tuple[Path, pd.DataFrame]:
+def ally_decay_command(scenario_file, make: Callable[[float], Scenario], renewals: Sequence[float], *,
+                       mix: list[str], replications: int, seed: int, step: float = OBSERVE_STEP,
+                       out: Path | None = None, force: bool = False, renewal_text: str | None = None,
+                       log=None) -> tuple[Path, pd.DataFrame]:
     """``escalation-sim ally-decay``: confidence paths per renewal interval, with their table, figure, report, manifest.
 
-    ``make(renewal)`` builds the scenario (with an ally) at that renewal interval. Writes to ``out`` [default:
+    ``make(renewal)`` builds the scenario (with an ally) at that renewal interval; ``mix`` is the defender's mix
+    and ``renewal_text`` the intervals as given (both for the title and the command in the report). Writes to ``out`` [default:
     ``results/ally-decay/<scenario>-seed<seed>``], which must be empty unless ``force``. Returns the directory
     and the paths (:func:`confidence_paths`).
     """
     scenario_file = Path(scenario_file)
+    renewal_text = ",".join(f"{r:g}" for r in renewals) if renewal_text is None else renewal_text
     base = make(renewals[0])
     if not base.value("ally.present"):
         raise ConfigError(str(scenario_file), "ally.present", "this scenario has no ally; allowed: a scenario with an "
@@ -432,7 +433,8 @@ def ally_decay_command(scenario_file, make: Callable[[float], Scenario], renewal
     out_dir = out or Path("results") / "ally-decay" / f"{scenario_file.stem}-seed{seed}"
     prepare_run_dir(out_dir, force)
     start = now_iso()
-    log(f"ally-decay: {len(renewals)} renewal intervals x {replications} crises (SimPy engine) -> {out_dir}")
+    if log is not None:
+        log(f"ally-decay: {len(renewals)} renewal intervals x {replications} crises (SimPy engine) -> {out_dir}")
     paths = confidence_paths(make, renewals, replications, seed, step=step)
     threshold = no_news_belief(base)
     title = f"{scenario_file.stem}, defender: {' + '.join(mix)}"
@@ -448,3 +450,15 @@ def ally_decay_command(scenario_file, make: Callable[[float], Scenario], renewal
         "observation_step": step, "review_check": float(paths["review_check"].max()), "command": command,
     }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in [*files, report]])
     return out_dir, paths
+
+
+def ally_decay_text(paths: pd.DataFrame) -> str:
+    """The paths for a terminal: per renewal interval, confidence at the last observed day and the programme shares."""
+    last = _at_horizon(paths)
+    lines = [f"{'reassurance':<28} {'confidence at day ' + format(last['time'].iloc[0], 'g'):>26} "
+             f"{'programme':>10} {'proliferated':>13}"]
+    for _, r in last.iterrows():
+        name = "one-off" if r["renewal"] == 0 else f"renewed every {r['renewal']:g} days"
+        lines.append(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    "
+                     f"{r['p_programme']:10.3f} {r['p_proliferated']:13.3f}")
+    return "\n".join(lines)

@@ -22,6 +22,7 @@ evaluated points, alone and with the simulation's own binomial error added; and 
 from __future__ import annotations
 
 import math
+import textwrap
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -282,8 +283,6 @@ def calibration_figure(result: dict, targets: dict[str, tuple[float, int]], titl
     Each target's band is its 95% sampling interval (normal, from its sample size); the fit carries the Wilson
     95% interval of its simulated share, and the orange band is the parameter's bootstrap interval.
     """
-    import textwrap
-
     from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
 
     design = result["design"]
@@ -404,18 +403,21 @@ SUMMARY_KEYS = ("fit", "fitted_shares", "fitted", "loss", "intervals", "interval
                 "replications", "seed", "points", "bootstrap_draws")
 
 
-def calibration_command(exp: Experiment, experiment_file, cell: int, bounds: dict[str, tuple[float, float]],
-                        targets: dict[str, tuple[float, int]], points: int, replications: int, seed: int,
-                        threads: int | None, out: Path | None, force: bool, log=print) -> tuple[Path, dict, Path]:
+def calibration_command(exp: Experiment, cell: int, bounds: dict[str, tuple[float, float]],
+                        targets: dict[str, tuple[float, int]], *, points: int, replications: int, seed: int,
+                        threads: int | None = None, out: Path | None = None, force: bool = False,
+                        experiment_file=None, log=None) -> tuple[Path, dict, Path]:
     """``escalation-sim calibrate``: fit cell ``cell``, write the design, bootstrap, figure, report, fitted scenario.
 
     Writes to ``out`` [default: ``results/<experiment>-calibration/cell<K>-seed<S>``], which must be empty unless
     ``force``. Returns the directory, the fit (:func:`calibrate`) and the calibrated scenario file.
     """
+    experiment_file = exp.source if experiment_file is None else experiment_file
     out_dir = out or Path("results") / f"{exp.name}-calibration" / f"cell{cell}-seed{seed}"
     prepare_run_dir(out_dir, force)
     start = now_iso()
-    log(f"calibrate: {', '.join(bounds)} of cell {cell} ({exp.cells[cell].label}) to {targets} -> {out_dir}")
+    if log is not None:
+        log(f"calibrate: {', '.join(bounds)} of cell {cell} ({exp.cells[cell].label}) to {targets} -> {out_dir}")
     mc.warm_up()
     base = exp.cells[cell].scenario
     result = calibrate(base, bounds, targets, replications, seed, points=points, block_size=exp.block_size,
@@ -448,10 +450,41 @@ def calibration_command(exp: Experiment, experiment_file, cell: int, bounds: dic
         raise RuntimeError(f"internal error: the calibrated scenario does not load: {exc}") from None
     report = out_dir / "report.md"
     atomic_write_bytes(report, calibration_markdown(result, targets, title, command).encode())
-    summary = {k: result[k] for k in SUMMARY_KEYS}
+    summary = calibration_summary(result)
     Manifest.new(out_dir / MANIFEST, {
         "kind": "calibration", "experiment": exp.name, "experiment_file": str(experiment_file), "cell": cell,
         "bounds": {k: list(v) for k, v in bounds.items()}, "targets": {k: list(v) for k, v in targets.items()},
         "result": summary, "command": command,
     }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in [*files, scen_file, report]])
     return out_dir, result, scen_file
+
+
+def calibration_summary(result: dict) -> dict:
+    """The JSON-able part of a fit (what the manifest records and ``--json`` prints)."""
+    return {k: result[k] for k in SUMMARY_KEYS}
+
+
+def calibration_text(result: dict, scenario_file: Path) -> str:
+    """The fit for a terminal: each parameter with its intervals, each target's simulated share, the warnings."""
+    lines = []
+    for k, v in result["fit"].items():
+        lo, hi = result["intervals"][k]
+        lo2, hi2 = result["intervals_total"][k]
+        lines.append(f"{k} = {v:.4g}  (95% interval: target's sampling error [{lo:.4g}, {hi:.4g}], with the "
+                     f"simulation's [{lo2:.4g}, {hi2:.4g}]; seed + 1: {result['second_seed'][k]:.4g})")
+    for k, f in result["fitted"].items():
+        lines.append(f"{k}: target {f['target']:g} (n = {f['target_n']:,}), simulated {f['share']:.4f} "
+                     f"[{f['ci_low']:.4f}, {f['ci_high']:.4f}] (Wilson 95%, {f['count']:,} of {f['n']:,}), z = {f['z']:+.2f}")
+    if not result["identified"]:
+        lines.append("warning: more parameters than targets: the fit is one point of a ridge of equally good fits")
+    if result["unreached"]:
+        lines.append(f"warning: {', '.join(result['unreached'])}: the fit misses the target by more than 2 standard "
+                     "errors: it is not reached inside these bounds")
+    if result["plateau"]:
+        lines.append("warning: the loss is flat: every evaluated point with "
+                     + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in result["plateau"].items())
+                     + " fits equally well")
+    if result["at_bound"]:
+        lines.append(f"warning: the interval of {', '.join(result['at_bound'])} reaches the edge of the search range")
+    lines.append(f"calibrated scenario: {scenario_file}")
+    return "\n".join(lines)

@@ -242,14 +242,15 @@ def sobol_markdown(indices: pd.DataFrame, noise: dict, title: str, command: str)
     return "\n".join(lines)
 
 
-def sensitivity_command(exp: Experiment, experiment_file, cell: int, bounds: dict[str, tuple[float, float]],
-                        n_base: int, replications: int, seed: int, threads: int | None, out: Path | None,
-                        force: bool, log=print) -> tuple[Path, pd.DataFrame, dict]:
+def sensitivity_command(exp: Experiment, cell: int, bounds: dict[str, tuple[float, float]], *, n_base: int,
+                        replications: int, seed: int, threads: int | None = None, out: Path | None = None,
+                        force: bool = False, experiment_file=None, log=None) -> tuple[Path, pd.DataFrame, dict]:
     """``escalation-sim sensitivity``: the indices of cell ``cell``, with their table, samples, figure, report, manifest.
 
     Writes to ``out`` [default: ``results/<experiment>-sensitivity/cell<K>-seed<S>``], which must be empty unless
     ``force``. Returns the directory, the indices and the Monte Carlo noise.
     """
+    experiment_file = exp.source if experiment_file is None else experiment_file
     out_dir = out or Path("results") / f"{exp.name}-sensitivity" / f"cell{cell}-seed{seed}"
     prepare_run_dir(out_dir, force)
     points = n_base * (len(bounds) + 2)
@@ -257,7 +258,8 @@ def sensitivity_command(exp: Experiment, experiment_file, cell: int, bounds: dic
                + " ".join(f"--bounds {k}={lo:g}:{hi:g}" for k, (lo, hi) in bounds.items())
                + f" --cell {cell} --samples {n_base} -n {replications} --seed {seed}")
     start = now_iso()
-    log(f"sensitivity: {points:,} points x {replications:,} crises, cell {cell} ({exp.cells[cell].label}) -> {out_dir}")
+    if log is not None:
+        log(f"sensitivity: {points:,} points x {replications:,} crises, cell {cell} ({exp.cells[cell].label}) -> {out_dir}")
     mc.warm_up()
     indices, samples, noise = sobol(exp.cells[cell].scenario, bounds, n_base, replications, seed, exp.block_size,
                                     threads)
@@ -274,3 +276,14 @@ def sensitivity_command(exp: Experiment, experiment_file, cell: int, bounds: dic
         "command": command,
     }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in [*files, report]])
     return out_dir, indices, noise
+
+
+def sensitivity_text(indices: pd.DataFrame, noise: dict) -> str:
+    """The indices for a terminal: S1 and ST with their half-widths, and the Monte Carlo noise share."""
+    lines = [f"{'parameter':<34} {'range':>15} {'S1 [95% CI]':>22} {'ST [95% CI]':>22}"]
+    for _, r in indices.iterrows():
+        lines.append(f"{r['parameter']:<34} {r['low']:>7g}-{r['high']:<7g} "
+                     f"{r['S1']:7.3f} +- {r['S1_ci_halfwidth']:<10.3f} {r['ST']:7.3f} +- {r['ST_ci_halfwidth']:.3f}")
+    lines.append(f"Monte Carlo noise share of the variance across points: {noise['crn_noise_share']:.2%} with the same "
+                 f"seed at every point ({noise['noise_share']:.2%} it would be with independent seeds)")
+    return "\n".join(lines)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from ..analysis.ally_decay import ally_decay_command
-from ..analysis.calibrate import SUMMARY_KEYS, calibration_command, parse_targets
-from ..analysis.sensitivity import parse_bounds, sensitivity_command
+from ..analysis.ally_decay import ally_decay_command, ally_decay_text
+from ..analysis.calibrate import calibration_command, calibration_summary, calibration_text, parse_targets
+from ..analysis.sensitivity import parse_bounds, sensitivity_command, sensitivity_text
 from ..model.params import DEFENDER_STRATEGY_NAMES
 from ..model.validation import load_scenario
 from ..pipeline.experiment import crisis_cell
@@ -57,17 +57,10 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
         exp = crisis_cell(experiment, cell, "sensitivity")
         bounds = parse_bounds(str(experiment), _params(params_text), bounds_texts, exp.cells[cell].scenario)
         seed = exp.seed if seed is None else seed
-        out_dir, indices, noise = sensitivity_command(exp, experiment, cell, bounds, n_base, replications, seed, threads,
-                                                      out, force, log)
-    if as_json:
-        click.echo(indices.to_json(orient="records", indent=2))
-    else:
-        click.echo(f"{'parameter':<34} {'range':>15} {'S1 [95% CI]':>22} {'ST [95% CI]':>22}")
-        for _, r in indices.iterrows():
-            click.echo(f"{r['parameter']:<34} {r['low']:>7g}-{r['high']:<7g} "
-                       f"{r['S1']:7.3f} +- {r['S1_ci_halfwidth']:<10.3f} {r['ST']:7.3f} +- {r['ST_ci_halfwidth']:.3f}")
-        click.echo(f"Monte Carlo noise share of the variance across points: {noise['crn_noise_share']:.2%} with the same "
-                   f"seed at every point ({noise['noise_share']:.2%} it would be with independent seeds)")
+        out_dir, indices, noise = sensitivity_command(exp, cell, bounds, n_base=n_base, replications=replications,
+                                                      seed=seed, threads=threads, out=out, force=force,
+                                                      experiment_file=experiment, log=log)
+    click.echo(indices.to_json(orient="records", indent=2) if as_json else sensitivity_text(indices, noise))
     log(f"wrote {out_dir}")
 
 
@@ -103,31 +96,10 @@ def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_t
         bounds = parse_bounds(str(experiment), _params(params_text), bounds_texts, exp.cells[cell].scenario)
         targets = parse_targets(str(experiment), preset, target_texts)
         seed = exp.seed if seed is None else seed
-        out_dir, result, scen_file = calibration_command(exp, experiment, cell, bounds, targets, points, replications,
-                                                         seed, threads, out, force, log)
-    if as_json:
-        click.echo(json.dumps({k: result[k] for k in SUMMARY_KEYS}, indent=2))
-    else:
-        for k, v in result["fit"].items():
-            lo, hi = result["intervals"][k]
-            lo2, hi2 = result["intervals_total"][k]
-            click.echo(f"{k} = {v:.4g}  (95% interval: target's sampling error [{lo:.4g}, {hi:.4g}], with the "
-                       f"simulation's [{lo2:.4g}, {hi2:.4g}]; seed + 1: {result['second_seed'][k]:.4g})")
-        for k, f in result["fitted"].items():
-            click.echo(f"{k}: target {f['target']:g} (n = {f['target_n']:,}), simulated {f['share']:.4f} "
-                       f"[{f['ci_low']:.4f}, {f['ci_high']:.4f}] (Wilson 95%, {f['count']:,} of {f['n']:,}), z = {f['z']:+.2f}")
-        if not result["identified"]:
-            click.echo("warning: more parameters than targets: the fit is one point of a ridge of equally good fits")
-        if result["unreached"]:
-            click.echo(f"warning: {', '.join(result['unreached'])}: the fit misses the target by more than 2 standard "
-                       "errors: it is not reached inside these bounds")
-        if result["plateau"]:
-            click.echo("warning: the loss is flat: every evaluated point with "
-                       + ", ".join(f"{k} in [{lo:.4g}, {hi:.4g}]" for k, (lo, hi) in result["plateau"].items())
-                       + " fits equally well")
-        if result["at_bound"]:
-            click.echo(f"warning: the interval of {', '.join(result['at_bound'])} reaches the edge of the search range")
-        click.echo(f"calibrated scenario: {scen_file}")
+        out_dir, result, scen_file = calibration_command(exp, cell, bounds, targets, points=points,
+                                                         replications=replications, seed=seed, threads=threads,
+                                                         out=out, force=force, experiment_file=experiment, log=log)
+    click.echo(json.dumps(calibration_summary(result), indent=2) if as_json else calibration_text(result, scen_file))
     log(f"wrote {out_dir}")
 
 
@@ -163,18 +135,9 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
         return load_scenario(scenario, {"defender.strategy": mix, "defender.renewal_interval": renewal})
 
     with user_errors():
-        out_dir, paths = ally_decay_command(scenario, make, renewals, mix, renewal_text, replications, seed, step,
-                                            out, force, log)
-    last = paths.loc[paths.groupby("renewal")["time"].idxmax()]
-    if as_json:
-        click.echo(paths.to_json(orient="records", indent=2))
-    else:
-        click.echo(f"{'reassurance':<28} {'confidence at day ' + format(last['time'].iloc[0], 'g'):>26} "
-                   f"{'programme':>10} {'proliferated':>13}")
-        for _, r in last.iterrows():
-            name = "one-off" if r["renewal"] == 0 else f"renewed every {r['renewal']:g} days"
-            click.echo(f"{name:<28} {r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]    "
-                       f"{r['p_programme']:10.3f} {r['p_proliferated']:13.3f}")
+        out_dir, paths = ally_decay_command(scenario, make, renewals, mix=mix, replications=replications, seed=seed,
+                                            step=step, out=out, force=force, renewal_text=renewal_text, log=log)
+    click.echo(paths.to_json(orient="records", indent=2) if as_json else ally_decay_text(paths))
     log(f"wrote {out_dir}")
 
 

@@ -7,16 +7,33 @@ import json
 import pandas as pd
 
 from ..engines.simpy_engine import CrisisResult
-from ..model.constants import LEVEL_NAMES
+from ..model.constants import ACTOR_NAMES, ALLY, AUDIENCE, LEVEL_NAMES
 from ..model.scenario import Scenario
+from ..model.strategies import STRATEGIES
+
+ALLY_AUDIENCE = ACTOR_NAMES[3 * ALLY + AUDIENCE]
+#: Defender strategies in place before any challenge: those the model applies at set-up (general deterrence: a
+#: standing posture, a tripwire force, precise alliance terms raise the challenger's belief that the defender fights).
+BEFORE_A_CHALLENGE = frozenset(s.name for s in STRATEGIES
+                               if s.side == "defender" and "setup" in (r.strip() for r in s.rule.split(",")))
+
+
+def general_deterrence(strategies) -> bool:
+    """Whether a defender mix deters before any challenge (holds a strategy of :data:`BEFORE_A_CHALLENGE`)."""
+    return any(name in BEFORE_A_CHALLENGE for name in strategies)
 
 
 def _lvl(v: int) -> str:
     return LEVEL_NAMES[v].replace("_", " ") if 0 <= v < len(LEVEL_NAMES) else "?"
 
 
-def describe(row: pd.Series) -> str | None:
-    """One line for a trace row, or None for bookkeeping rows (ticks, ignored)."""
+def describe(row: pd.Series, deterrence_in_place: bool = True) -> str | None:
+    """One line for a trace row, or None for bookkeeping rows (ticks, ignored).
+
+    ``deterrence_in_place``: the defender's mix deters before any challenge
+    (:func:`general_deterrence`); a challenger that then does not challenge is
+    deterred, otherwise its own motivation was too low.
+    """
     ev = row["event"]
     lvl = int(row["value"]) if row["value"] >= 0 else -1
     sent, seen = int(row["level_sent"]), int(row["level_perceived"])
@@ -27,7 +44,9 @@ def describe(row: pd.Series) -> str | None:
     if ev == "challenge":
         return "opens a crisis: demand (public)"
     if ev == "no_challenge":
-        return "decides not to challenge: general deterrence holds"
+        if deterrence_in_place:
+            return "decides not to challenge: general deterrence holds"
+        return "decides not to challenge: its motivation is below its challenge threshold (no general deterrence)"
     if row["message"] == "signal" and not row["observed"]:
         what = "incident (" + _lvl(sent) + ")" if row["incident"] else _lvl(sent)
         read = f"reads {what} {who}"
@@ -39,6 +58,8 @@ def describe(row: pd.Series) -> str | None:
             return f"{read} -> no reply"
         return f"{read} -> {ev.replace('_', ' ').upper()}"
     if row["message"] == "signal" and row["observed"]:
+        if row["actor"] == ALLY_AUDIENCE:  # it passes the move on as fear; its value is the move's level
+            return f"sees {_lvl(sent)} {who} ({vis}); passes it on to the ally's leader as fear"
         if row["actor"].endswith("audience"):
             return f"sees {_lvl(sent)} {who} ({vis}); pressure now {row['value']:.2f}"
         return f"observes {_lvl(sent)} {who}"
@@ -60,11 +81,11 @@ def describe(row: pd.Series) -> str | None:
     return labels.get(ev, ev)
 
 
-def format_timeline(trace: pd.DataFrame, max_rows: int | None = None) -> str:
-    """Readable lines ``day  actor  what happened``."""
+def format_timeline(trace: pd.DataFrame, max_rows: int | None = None, deterrence_in_place: bool = True) -> str:
+    """Readable lines ``day  actor  what happened`` (``deterrence_in_place``: see :func:`describe`)."""
     lines = []
     for _, row in trace.iterrows():
-        text = describe(row)
+        text = describe(row, deterrence_in_place)
         if text is None:
             continue
         lines.append(f"{row['time']:8.1f}  {row['actor']:<19} {text}")
@@ -98,7 +119,7 @@ def crisis_text(scenario: Scenario, res: CrisisResult) -> str:
         f"Challenger: {motive}.  Defender strategy mix: {scenario.mixes[res.mix].label}",
         "",
         "     day  actor               what happened",
-        format_timeline(res.trace),
+        format_timeline(res.trace, deterrence_in_place=general_deterrence(scenario.mixes[res.mix].strategies)),
         "",
         f"Outcome: {res.outcome.replace('_', ' ')} {when}",
     ]
