@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import click
 
 from ..analysis.ally_decay import ally_decay_command, ally_decay_text
-from ..analysis.calibrate import calibration_command, calibration_summary, calibration_text, parse_targets
 from ..analysis.sensitivity import parse_bounds, sensitivity_command, sensitivity_text
 from ..model.params import DEFENDER_STRATEGY_NAMES
 from ..model.validation import load_scenario
@@ -65,41 +63,36 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--params", "params_text", required=True, metavar="SECTION.NAME,...", help="Numeric parameters to fit.")
-@click.option("--bounds", "bounds_texts", multiple=True, metavar="SECTION.NAME=LOW:HIGH",
-              help="Search range [default: the value +-50%, within the allowed range].")
-@click.option("--preset", type=click.Choice(["icb", "mid"]), default=None,
-              help="Empirical target: icb = 21.1% of 486 crises ended in war; mid = 4.35% of 2,436 disputes.")
-@click.option("--target", "target_texts", multiple=True, metavar="MEASURE=SHARE:N", help="A target share and its sample size.")
-@click.option("--cell", type=click.IntRange(min=0), default=0, show_default=True, help="The experiment's cell to calibrate.")
-@click.option("--points", type=click.IntRange(min=4), default=32, show_default=True,
-              help="First design size (then 2 refinements of half as many and a final box of as many).")
-@click.option("--replications", "-n", type=click.IntRange(min=100), default=20000, show_default=True,
-              help="Replications per point (the same seed at every point).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed [default: the experiment's].")
+@click.argument("calibration_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--population", type=click.IntRange(min=2), default=None, help="Particles per generation [default: the file's].")
+@click.option("--replications", "-n", type=click.IntRange(min=100), default=None,
+              help="Crises per particle, the same seed for every particle of a generation [default: the file's].")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed of the run [default: the file's].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Results directory [default: results/<experiment>-calibration/cell<K>-seed<S>].")
+              help="Results directory [default: results/calibration-<name>/seed<S>].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
-@click.option("--json", "as_json", is_flag=True, help="Print the fit as JSON on stdout.")
-def calibrate(experiment: Path, params_text: str, bounds_texts, preset, target_texts, cell: int, points: int,
-              replications: int, seed, threads, out, force, as_json: bool) -> None:
-    """Fit parameters to empirical outcome shares (ICB, MID) by simulation with common random numbers.
+def calibrate(calibration_file: Path, population, replications, seed, threads, out, force) -> None:
+    """Fit the model's free parameters to the crisis record by ABC-SMC: a weighted posterior, checks, a report.
 
-    EXPERIMENT is an experiment file (pick a cell with --cell) or a scenario file (one cell, seed 1).
-    See docs/calibration.md for the targets, how model outcomes map to them, and the method.
+    CALIBRATION_FILE names the base scenario, the parameters with their prior boxes, the targets (ICB v14 and
+    MID 5.0 aggregates by default) and the ABC settings: see experiments/calibration-crisis-record.toml and
+    docs/calibration.md. Writes posterior.{parquet,csv}, the history of generations, the fit to every target and
+    the held-out check, figures, report.md and manifest.json.
     """
+    from ..analysis.calibration import calibration_command, load_calibration
+
     with user_errors():
         check_threads(threads)
-        exp = crisis_cell(experiment, cell, "calibrate")
-        bounds = parse_bounds(str(experiment), _params(params_text), bounds_texts, exp.cells[cell].scenario)
-        targets = parse_targets(str(experiment), preset, target_texts)
-        seed = exp.seed if seed is None else seed
-        out_dir, result, scen_file = calibration_command(exp, cell, bounds, targets, points=points,
-                                                         replications=replications, seed=seed, threads=threads,
-                                                         out=out, force=force, experiment_file=experiment, log=log)
-    click.echo(json.dumps(calibration_summary(result), indent=2) if as_json else calibration_text(result, scen_file))
+        spec = load_calibration(calibration_file)
+        command = f"escalation-sim calibrate {calibration_file}" + "".join(
+            f" {flag} {v}" for flag, v in (("--population", population), ("-n", replications), ("--seed", seed)) if v is not None)
+        out_dir, run = calibration_command(spec, out, force, threads, seed=seed, population=population,
+                                           replications=replications, command=command, log=log)
+    h = run.result.history_frame()
+    click.echo(f"{len(h)} generations, {int(h['simulations'].sum()):,} particles simulated; stopped: {run.result.stop_reason}")
+    if run.summary is not None and len(run.summary):
+        click.echo(run.summary.to_string(index=False))
     log(f"wrote {out_dir}")
 
 

@@ -43,15 +43,52 @@ def _print(result: RunResult, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Discard existing results in --out (or this shard's) and start again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
-def run(experiment: Path, as_json: bool, no_progress: bool, **options) -> None:
+@click.option("--posterior", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Evaluate every cell over draws of this posterior (posterior.parquet/.csv written by calibrate) "
+                   "instead of at the scenario's values.")
+@click.option("--draws", type=click.IntRange(min=2), default=100, show_default=True, help="With --posterior: posterior draws.")
+def run(experiment: Path, as_json: bool, no_progress: bool, posterior: Path | None, draws: int, **options) -> None:
     """Estimate outcome probabilities for every cell of an experiment (compiled engine).
 
     A run interrupted at any point (even killed) is resumed by the same
-    command: finished blocks are read back, never recomputed.
+    command: finished blocks are read back, never recomputed. With --posterior,
+    every cell is run at draws of a calibrated posterior instead: posterior
+    predictive P(war) with intervals that combine parameter and simulation
+    uncertainty, and for each pair of cells the probability that one gives less war.
     """
     with user_errors():
         exp = load_experiment(experiment)
+    if posterior is not None:
+        _run_posterior(exp, experiment, posterior, draws, as_json, options)
+        return
     _run(exp, as_json, no_progress, **options)
+
+
+def _run_posterior(exp, experiment: Path, posterior: Path, draws: int, as_json: bool, options: dict) -> None:
+    """``run --posterior``: the experiment's cells over a posterior (escalation_sim/analysis/calibration.py)."""
+    from ..analysis.calibration import posterior_command
+    from ..pipeline.settings import check_threads
+
+    ignored = [k for k in ("block_size", "target_halfwidth", "shard", "scheduler") if options.get(k) is not None]
+    if ignored or options.get("backend") != "threads":
+        fail("--posterior runs on local threads with a fixed number of replications per draw; "
+             f"not with {', '.join('--' + k.replace('_', '-') for k in ignored) or '--backend dask'}")
+    with user_errors():
+        require_crisis(exp, experiment, "--posterior evaluates crisis cells")
+        check_threads(options.get("threads"))
+        n = options.get("replications") or min(exp.replications, 4096)
+        seed = exp.seed if options.get("seed") is None else options["seed"]
+        command = f"escalation-sim run {experiment} --posterior {posterior} --draws {draws} -n {n} --seed {seed}"
+        out_dir, cells = posterior_command(exp, posterior, draws, n, seed, options.get("threads"), options.get("out"),
+                                           options.get("force", False), command=command, log=log)
+    table = cells[cells["motive"] == "all"]
+    if as_json:
+        click.echo(cells.to_json(orient="records", indent=2))
+    else:
+        for _, r in table.iterrows():
+            click.echo(f"{r['cell']:>3}  {r['label']:<60} P(war) {r['mean']:.4f} [{r['low']:.4f}, {r['high']:.4f}]"
+                       f"  parameters {r['share_parameters']:.0%} of the variance")
+    log(f"wrote {out_dir}")
 
 
 @click.command(context_settings=CONTEXT)
