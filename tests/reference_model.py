@@ -679,7 +679,10 @@ def mix64(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def stream_keys(seed: int, replication: int, n: int = 10) -> list:
+STREAM_COMMITMENT = 10  # issue 12: the defender's hidden commitment (docs/model.md still says "10 streams")
+
+
+def stream_keys(seed: int, replication: int, n: int = 11) -> list:
     k = mix64(seed ^ SALT)
     base = mix64(k + (replication + 1) * GOLDEN)
     return [mix64(base ^ mix64((s + 1) * GOLDEN)) for s in range(n)]
@@ -689,3 +692,89 @@ def uniform_at(key: int, counter: int) -> float:
     """The ``counter``-th uniform of a stream (counters start at 1)."""
     x = mix64(key + counter * GOLDEN)
     return (x >> 11) * 2.0**-53
+
+
+def exponential_at(key: int, counter: int, mean: float) -> float:
+    """"-mean * log1p(-uniform)" (the draw at ``counter``)."""
+    return -mean * math.log1p(-uniform_at(key, counter))
+
+
+# --- the ally (issue 12; docs/model.md's ally section is not yet rewritten: the issue and the code's docstrings) ---
+COMMITTED, UNCOMMITTED = 1, 0
+
+
+class CommitmentChain:
+    """The defender's hidden commitment to its ally: a two-state continuous-time Markov chain.
+
+    Committed at t = 0 with probability ``ally.p_committed`` (one uniform of stream 10); it then lapses at
+    rate ``ally.lapse_rate`` and recommits at ``ally.recommit_rate``. Sojourns are exponential draws of
+    stream 10 in the order of the path (a rate of 0: the chain stays, no draw). Generated here forward, one
+    switch at a time, from the stream alone; ``at(t)`` is the state at day ``t`` (a switch due at ``t`` has
+    happened), queried at non-decreasing times.
+    """
+
+    def __init__(self, P: Params, key: int):
+        self.key, self.counter = key, 0
+        self.rates = {COMMITTED: P["ally.lapse_rate"], UNCOMMITTED: P["ally.recommit_rate"]}
+        self.counter += 1
+        self.state = COMMITTED if uniform_at(key, self.counter) < P["ally.p_committed"] else UNCOMMITTED
+        self.switches: list = []  # days of the switches made so far
+        self.next = self._sojourn()
+
+    def _sojourn(self) -> float:
+        rate = self.rates[self.state]
+        if rate <= 0.0:
+            return math.inf
+        self.counter += 1
+        return exponential_at(self.key, self.counter, 1.0 / rate)
+
+    def at(self, t: float) -> int:
+        while self.next <= t:
+            self.switches.append(self.next)
+            self.state = 1 - self.state
+            self.next = self.next + self._sojourn()
+        return self.state
+
+
+def hmm_predict(b: float, lapse: float, recommit: float, dt: float) -> float:
+    """Forward-algorithm prediction of the ally's filter: ``alpha(t + dt) = alpha(t) expm(Q dt)``.
+
+    States (uncommitted, committed); generator ``Q = [[-recommit, recommit], [lapse, -lapse]]``.
+    Computed with scipy's matrix exponential (the code uses a closed form).
+    """
+    from scipy.linalg import expm
+
+    q = [[-recommit * dt, recommit * dt], [lapse * dt, -lapse * dt]]
+    m = expm(q)
+    a0 = (1.0 - b) * m[0][0] + b * m[1][0]
+    a1 = (1.0 - b) * m[0][1] + b * m[1][1]
+    return float(a1 / (a0 + a1))
+
+
+def hmm_update(b: float, like_committed: float, like_uncommitted: float) -> float:
+    """Bayes' rule on the two states (unchanged if the evidence is impossible under both)."""
+    total = b * like_committed + (1.0 - b) * like_uncommitted
+    if not total > 0.0:
+        return b
+    return b * like_committed / total
+
+
+def ally_attack_risk(P: Params, crisis_open: bool, fear_level: float) -> float:
+    """``ally.threat`` a year; in an open crisis ``threat + (1 - threat) * L / 5`` for the highest challenger
+    level ``L`` the ally has seen."""
+    a = P["ally.threat"]
+    return a + (1.0 - a) * fear_level / 5.0 if crisis_open else a
+
+
+def ally_review_values(P: Params, b: float, a: float, can_hedge: bool, can_risk: bool) -> list:
+    """The ally's values of stay, hedge, take risks over the next year (None: not available).
+
+    stay ``-e a (1 - b)``; hedge ``-c - e a (1 - b) (1 - protection)``; take risks ``b g - (1 - b) e a'`` with
+    ``a' = a + (1 - a) provocation_attack`` (rules.ally_review's docstring).
+    """
+    e = P["ally.exposure"]
+    stay = -e * a * (1.0 - b)
+    hedge = -P["ally.programme_cost"] - e * a * (1.0 - b) * (1.0 - P["ally.protection"]) if can_hedge else None
+    a_risk = a + (1.0 - a) * P["ally.provocation_attack"]
+    risk = b * P["ally.risk_gain"] - (1.0 - b) * e * a_risk if can_risk else None
+    return [stay, hedge, risk]

@@ -19,12 +19,22 @@ leaders independently:
   Also opportunities (screening demand; wait, challenge or strike) and incident checks
   (``P(war)`` in the trace ``value``).
 
+With an ally (issue 12) the tracker also follows the defender's hidden commitment
+(``reference_model.CommitmentChain``, generated from stream 10 alone), which sets an uncommitted defender's value
+of the stake in its decisions; the tripwire's evidence at t = 0; the no-exit rule; the ally's effort in every war
+probability; the challenger's costs of inaction from an ally's provocation and a detected programme; whether a
+public statement renewed during a crisis was actually sent (its send draw, ``A_SEND`` of the reference), which
+commits the defender; and, when the defender concedes, abandonment and the audience cost it pays.
+``AllyTracker`` replays the ally itself: the defender's reassurance draws, the ally's filter (forward algorithm
+with ``scipy.linalg.expm``), its reviews (logit over stay, hedge, take risks) and its programme's clocks.
+
 What is taken from the engine: the message rows (the adversary's moves as sent), the stream
 counters before each handler (the position in the stream), the leader's own level, commitment,
 readiness, pressure, status quo and standing offers from the state *before* the handler (the
 consequences of its own earlier moves and of its audience and military), and the likelihood
 tables stored in the parameter vector (checked separately against the reference in
-``test_beliefs.py``).
+``test_beliefs.py``); with an ally, the days of the ally's provocation and of the programme's detection (the
+ally's own actions, replayed by ``AllyTracker``) and the crisis outcome the ally reads.
 """
 
 from __future__ import annotations
@@ -45,6 +55,16 @@ from escalation_sim.model.strategies import CHALLENGER_STRATEGIES
 ATOL = 1e-12
 BOUNDARY = 1e-9  # a uniform this close to a cumulative probability is not checked (rounding)
 
+_REF_TABLES: dict = {}
+
+
+def reference_tables(P: ref.Params) -> ref.Tables:
+    """``reference_model.tables`` of a parameter vector, computed once per vector."""
+    key = tuple(P._v)
+    if key not in _REF_TABLES:
+        _REF_TABLES[key] = ref.tables(P)
+    return _REF_TABLES[key]
+
 
 def code_tables(p):
     """Read the derived part of ``p`` through the layout constants of ``signals`` (layout only)."""
@@ -57,6 +77,8 @@ def code_tables(p):
         "offer": p[signals.T_OFFER : signals.T_OFFER + 2 * 4 * n].reshape(2, 4, n),
         "transfer": p[signals.T_TRANSFER : signals.T_TRANSFER + 4],
         "trust_benefit": p[signals.TRUST_BENEFIT : signals.TRUST_BENEFIT + 4],
+        "a_send": p[signals.A_SEND : signals.A_SEND + 2 * C.N_INSTRUMENTS].reshape(2, C.N_INSTRUMENTS),
+        "a_yield": p[signals.A_YIELD : signals.A_YIELD + 2],
     }
 
 
@@ -120,7 +142,7 @@ class Tracker:
     """
 
     def __init__(self, crisis, result, P: ref.Params, twin=False, tally=None, variant="", decisions=False,
-                 statement_is_policy=True):
+                 statement_is_policy=True, tripwire_biased=False):
         self.crisis, self.result, self.P = crisis, result, P
         self.pay = ref.Payoffs(P)
         self.tally = tally if tally is not None else Tally()
@@ -154,6 +176,14 @@ class Tracker:
         self.nc = P["mix.norms_of_competition"] > 0
         self.attribution = P["belief.attribution"] > 0 or variant == "forced informative"
         self.response = int(P["mix.response"])
+        # issue 12: the ally
+        self.ally = P["ally.present"] > 0
+        self.tripwire_biased = tripwire_biased
+        self.chain = None
+        if self.ally:
+            self.chain = ref.CommitmentChain(P, self.keys[ref.STREAM_COMMITMENT])
+            assert (st0[C.X_COMMITTED], st0[C.X_NEXT_SWITCH]) == (float(self.chain.state), self.chain.next)
+            self.ref_tables = reference_tables(P)
 
     # --- beliefs -----------------------------------------------------------------------------------
     def update(self, s, lik):
@@ -166,17 +196,41 @@ class Tracker:
         self.belief[s] = new
 
     def reports(self, s, key, ctr):
+        """At t = 0: a regime's reports (intention, resolve), then the tripwire's evidence (challenger, no draw),
+        then the norms' report (challenger); each report one uniform of the receiver's stream."""
         P = self.P
-        todo = []
-        if self.lsr:
-            todo += [(1, P["effects.regime_accuracy"]), (0, P["effects.regime_accuracy"])]  # intention, resolve
-        if self.nc and s == CHALLENGER:
-            todo.append((1, P["effects.norms_accuracy"]))
-        for n, (dim, acc) in enumerate(todo, start=1):
+        n = 0
+
+        def one(dim, acc):
+            nonlocal n
+            n += 1
             right = ref.uniform_at(key, ctr + n) < acc
             truth = (self.type[1 - s] >> dim) & 1
             self.belief[s] = ref.report(self.belief[s], dim, truth if right else 1 - truth, acc)
             self.tally.add("report right" if right else "report wrong")
+
+        if self.lsr:
+            one(1, P["effects.regime_accuracy"])  # intention
+            one(0, P["effects.regime_accuracy"])  # resolve
+        self.tripwire_evidence(s)
+        if self.nc and s == CHALLENGER:
+            one(1, P["effects.norms_accuracy"])
+
+    def tripwire_evidence(self, s):
+        """Issue 12: troops on the ally's soil raise the challenger's belief that the defender is resolved by the
+        likelihood ratio ``effects.tripwire_lr`` at t = 0 (resolved types weighted lr, the others 1).
+
+        AMBIGUOUS: the code applies it without motivated bias (``tripwire_biased=False``, the default); docs'
+        general rule ("when an update would raise its belief in a resolved defender") would temper it for a
+        need-driven challenger (``tripwire_biased=True``; a strict xfail test in test_ally.py).
+        """
+        P = self.P
+        if s != CHALLENGER or not self.ally or P["mix.tripwire"] <= 0 or self.complete:
+            return
+        lr = P["effects.tripwire_lr"]
+        bias = P["challenger.motivated_bias"] if (self.tripwire_biased and self.need) else 0.0
+        self.belief[s] = ref.bayes(self.belief[s], [1.0, lr, 1.0, lr], bias)
+        self.tally.add("tripwire evidence")
 
     def perceive(self, s, h, key, ctr, row):
         """Returns the perceived level, or None for a recognised incident."""
@@ -258,6 +312,21 @@ class Tracker:
         # force" -- the challenger cannot know what the defender perceived; as in the code, its model
         # of the defender's cap is lifted once force was used by either side (X_FORCE).
         force_used = self.force_used or st[C.X_FORCE] > 0
+        need_own = 0.0
+        if s == CHALLENGER:
+            need_own = P["challenger.need_rate"] * now if self.need else 0.0
+            # issue 12: an ally's provocation and a detected programme add to the challenger's costs of inaction
+            # (the days of both are the ally's own actions, taken from the state before the handler)
+            if st[C.X_PROVOKED] >= 0:
+                need_own += P["ally.provocation_loss"]
+                self.tally.add("provoked challenger decides")
+            if st[C.X_DETECTED] >= 0:
+                need_own += P["challenger.prevention_loss"]
+                self.tally.add("challenger with a detected programme decides")
+        stake_value = 1.0
+        if s == DEFENDER and self.ally and self.chain.at(now) == ref.UNCOMMITTED:
+            stake_value = P["ally.uncommitted_value"]
+            self.tally.add("uncommitted defender decides")
         return ref.Situation(
             side=s,
             type=own_type,
@@ -267,7 +336,7 @@ class Tracker:
             demand=st[C.X_DEMAND] if s == CHALLENGER else self.known_terms[DEFENDER],
             adv_offer=self.known_terms[CHALLENGER] if s == CHALLENGER else -1.0,
             own_offer=st[C.X_OFFER] if s == DEFENDER else -1.0,
-            need_own=(P["challenger.need_rate"] * now if self.need else 0.0) if s == CHALLENGER else 0.0,
+            need_own=need_own,
             need_adv=0.0,  # the defender does not model the challenger's need
             adv_p_greedy=adv_p_greedy,
             committed=fld(st, s, C.S_COMMITTED),
@@ -279,6 +348,8 @@ class Tracker:
             adv_cap=ref.cap(P, 1 - s, force_used),
             menu=frozenset(menu),
             yield_accepts=s == DEFENDER and self.offered[DEFENDER],
+            stake_value=stake_value,
+            no_exit=ref.no_exit(P),
         )
 
     def menu(self, s, h, key, ctr, draws):
@@ -351,8 +422,24 @@ class Tracker:
             assert any(abs(row.value - t) <= ATOL for t in ties), (row.value, e.offer_candidates)
         if move == ref.YIELD and s == DEFENDER:
             assert row.event == ("settle" if self.offered[DEFENDER] else "concede")
+            if not self.offered[DEFENDER]:
+                self.concession(h, sit)
         if move == ref.WAR:
             self.war_lottery(s, h, key, ctr + draws + 2)
+
+    def concession(self, h, sit):
+        """Issue 12: a defender that concedes while publicly committed pays the audience cost and its audience's
+        pressure (``X_AUDIENCE_PAID``); conceding after the challenger used force against the ally (its military
+        carried out limited force: ``X_C_FORCE``, the military's business) is abandonment."""
+        before, after = h.before, h.after
+        committed = fld(before, DEFENDER, C.S_COMMITTED) > 0
+        paid = (self.P["audience.cost"] + sit.pressure) if committed else 0.0
+        assert abs((after[C.X_AUDIENCE_PAID] - before[C.X_AUDIENCE_PAID]) - paid) <= ATOL, (after[C.X_AUDIENCE_PAID], paid)
+        abandoned = self.ally and before[C.X_C_FORCE] > 0
+        assert after[C.X_ABANDONED] == float(abandoned)
+        self.tally.add("abandonment" if abandoned else "concession")
+        if committed:
+            self.tally.add("audience cost paid")
 
     def war_lottery(self, s, h, key, counter):
         """docs "War": one uniform from the deciding leader's stream; the challenger wins if u < pi_C,
@@ -366,17 +453,32 @@ class Tracker:
         assert h.after[C.X_INADVERTENT] == float(self.last_misread[s])
         self.tally.add("war lottery")
 
+    def incident_menu(self, s, h, key, ctr):
+        """"the other moves on its menu": the response rule's menu after an escalation (an incident is perceived as
+        one). The defender: war, yield, escalate under immediate deterrence, tit for tat and generous tit for tat
+        (whose generous draw is for answers, not incidents), plus offers with no rule or reciprocal concessions."""
+        if s == CHALLENGER:
+            return self.menu(s, h, key, ctr, 0)[0]  # after an incident the challenger has no standing offer
+        W, Y, E, OF = ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER
+        if self.response in (RESPONSE_CODE["none"], RESPONSE_CODE["reciprocal_concessions"]):
+            return {W, Y, E, OF}
+        return {W, Y, E}
+
     def incident_check(self, s, h, key, ctr, row):
-        # "the other moves on its menu": the response rule's menu after an escalation (an incident
-        # is perceived as one); variant "incident menu free" gives the free menu (must fail).
-        menu = self.menu(s, h, key, ctr, 0)[0] if s == CHALLENGER else self.menu(s, h, key, ctr, 0)[0] | {ref.WAR}
+        # variant "incident menu free" gives the defender the free menu whatever its rule (must fail)
+        menu = self.incident_menu(s, h, key, ctr)
         if self.variant == "incident menu free" and s == DEFENDER:  # the old (wrong) reading: must fail
             menu = {ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER}
         sit = self.situation(s, h, menu)
         ev = ref.evaluate(self.P, sit, self.belief[s]).ev
         war, ev[ref.WAR] = ev[ref.WAR], None
-        x = self.P["decision.precision"] * (war - ref.logit_value(self.P["decision.precision"], ev))
-        p_war = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        if all(v is None for v in ev):
+            # AMBIGUOUS (issue 12): nothing but war left (a defender with no exit facing limited force): it fights
+            p_war = 1.0
+            self.tally.add("incident, no exit")
+        else:
+            x = self.P["decision.precision"] * (war - ref.logit_value(self.P["decision.precision"], ev))
+            p_war = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
         assert abs(row.value - p_war) <= 1e-12, (row.value, p_war)
         u = ref.uniform_at(key, ctr + 2)
         if abs(u - p_war) > BOUNDARY:
@@ -416,9 +518,18 @@ class Tracker:
                 continue
             kind = int(h.msg[C.M_KIND])
             open_crisis = h.before[C.X_OUTCOME] == C.NO_OUTCOME and h.before[C.X_CHALLENGE_TIME] >= 0
-            if (kind in (C.MK_START, C.MK_RENEW) and s == DEFENDER and open_crisis and P["ally.present"] > 0
-                    and P["mix.public_statement"] > 0):
-                self.statement_committed = True  # "a public statement of support sent during a crisis"
+            if kind == C.MK_RENEW and s == DEFENDER and open_crisis and self.ally and P["mix.public_statement"] > 0:
+                # "a public statement of support sent during a crisis" commits the defender; issue 12: it is sent
+                # with probability A_SEND[z][public statement] (the first renewable instrument: the handler's
+                # first draw), z the defender's commitment now
+                z = self.chain.at(h.now)
+                u = ref.uniform_at(self.keys[3 * DEFENDER], int(h.counters[3 * DEFENDER]) + 1)
+                if u < self.ref_tables.a_send[z][ref.PUBLIC_STATEMENT]:
+                    self.statement_committed = True
+                    self.tally.add("statement sent in a crisis")
+                else:
+                    self.tally.add("statement withheld in a crisis")
+                assert h.after[C.X_STATEMENT] == float(self.statement_committed)
             if h.before[C.X_OUTCOME] != C.NO_OUTCOME:
                 continue
             key, ctr = self.keys[3 * s], int(h.counters[3 * s])
