@@ -736,16 +736,27 @@ class CommitmentChain:
         return self.state
 
 
-def hmm_predict(b: float, lapse: float, recommit: float, dt: float) -> float:
-    """Forward-algorithm prediction of the ally's filter: ``alpha(t + dt) = alpha(t) expm(Q dt)``.
+def hmm_transition(lapse: float, recommit: float, dt: float, method: str = "eig"):
+    """The commitment chain's transition matrix over ``dt`` days, ``expm(Q dt)``, states (uncommitted, committed),
+    generator ``Q = [[-recommit, recommit], [lapse, -lapse]]``.
 
-    States (uncommitted, committed); generator ``Q = [[-recommit, recommit], [lapse, -lapse]]``.
-    Computed with scipy's matrix exponential (the code uses a closed form).
+    ``method="expm"``: scipy's Pade matrix exponential; ``"eig"``: numpy's eigendecomposition of ``Q dt``
+    (``V diag(exp(d)) V^-1``; ten times faster, for the replays). Neither is the code's closed form.
     """
-    from scipy.linalg import expm
+    import numpy as np
 
-    q = [[-recommit * dt, recommit * dt], [lapse * dt, -lapse * dt]]
-    m = expm(q)
+    q = np.array([[-recommit * dt, recommit * dt], [lapse * dt, -lapse * dt]])
+    if method == "expm":
+        from scipy.linalg import expm
+
+        return expm(q)
+    d, v = np.linalg.eig(q)
+    return (v * np.exp(d)) @ np.linalg.inv(v)
+
+
+def hmm_predict(b: float, lapse: float, recommit: float, dt: float, method: str = "eig") -> float:
+    """Forward-algorithm prediction of the ally's filter: ``alpha(t + dt) = alpha(t) expm(Q dt)`` (normalised)."""
+    m = hmm_transition(lapse, recommit, dt, method)
     a0 = (1.0 - b) * m[0][0] + b * m[1][0]
     a1 = (1.0 - b) * m[0][1] + b * m[1][1]
     return float(a1 / (a0 + a1))

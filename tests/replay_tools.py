@@ -562,3 +562,269 @@ class Tracker:
                 assert np.allclose(bel(h.after, side), self.belief[side], rtol=0, atol=ATOL), (
                     h.now, kind, side, bel(h.after, side), self.belief[side])
         return self
+
+
+# --- the ally (issue 12) ---------------------------------------------------------------------------------------
+ALLY_LEADER, ALLY_MILITARY = 3 * C.ALLY + C.LEADER, 3 * C.ALLY + C.MILITARY
+DEFENDER_LEADER, CHALLENGER_LEADER = 3 * DEFENDER + C.LEADER, 3 * CHALLENGER + C.LEADER
+TIME_TOL = 1e-9  # days: a delivery time recomputed as "sent + delay" (the same two floats added: exact in practice)
+
+
+@dataclass
+class Expected:
+    """A message the replay expects: to ``actor`` at day ``due``, sent at ``sent``, carrying ``aux``."""
+
+    actor: int
+    kind: int
+    sent: float
+    due: float
+    aux: float
+    flags: int = 0
+    seen: bool = False
+
+
+class AllyTracker:
+    """Independent replay of the ally and of the defender's reassurance in one recorded crisis (issue 12).
+
+    * The defender's reassurance (its ``start`` and ``renew`` handlers): after the handler's earlier draws (a
+      regime's reports, a GRIT transfer's delay), per instrument of its mix in the order tripwire, alliance
+      terms, public statement, private statement, aid, exercises (renewals: from the public statement on), one
+      uniform -- sent iff ``u < A_SEND[z][k]``, ``z`` the commitment (``reference_model.CommitmentChain``) --
+      then one delay ``delay_min + Exp(delay_mean)``. The ally must receive each at that time, flagged withheld
+      if not sent; each instrument sent costs ``effects.cost_<k>`` (``X_REASSURANCE_COST``).
+    * The ally's filter (belief that the defender is committed): from ``ally.p_committed`` at t = 0, predicted
+      by the forward algorithm with ``expm(Q dt)`` (``reference_model.hmm_predict``), updated by Bayes' rule on
+      each instrument received (``A_SEND[1][k]`` vs ``A_SEND[0][k]``) or withheld (1 - those), and once on the
+      defender's conduct after the crisis outcome (``A_YIELD``: conceded, or stood firm). Checked against the
+      trace ``value`` of ``support``, ``reassurance_withheld`` and review rows and the stored belief (1e-12).
+    * Reviews (every ``ally.review_interval`` days): the values of ``reference_model.ally_review_values``, the
+      logit rule (precision ``ally.precision``), the ally's own uniform (stream 6); the event must be the one
+      the choice implies (hedge_start / review / provoke / hedge_stop / stay).
+    * The programme (stream 8): on an order, its maturation ``Exp(programme_time)`` and its detection
+      ``Exp(1 / detection_rate)``; the ``hedge_done`` and ``detect`` messages must arrive then; it proliferates,
+      or is detected, only if it still runs.
+
+    Taken from the engine: the crisis outcome and whether a crisis is open (the crisis leaders, replayed by
+    ``Tracker``), the challenger's levels the ally's audience passes on, the message rows and stream counters.
+    """
+
+    def __init__(self, crisis, result, P: ref.Params, tally=None, variant=""):
+        self.crisis, self.result, self.P = crisis, result, P
+        self.tally = tally if tally is not None else Tally()
+        self.variant = variant
+        self.keys = ref.stream_keys(crisis.seed, crisis.replication)
+        self.T = reference_tables(P)
+        self.chain = ref.CommitmentChain(P, self.keys[ref.STREAM_COMMITMENT])
+        self.lapse, self.recommit = P["ally.lapse_rate"], P["ally.recommit_rate"]
+        self.b, self.t = P["ally.p_committed"], 0.0
+        self.fear = 0.0
+        self.hedging = False
+        self.programme = 0
+        self.proliferated = False
+        self.started = False
+        self.provoked = -1.0
+        self.detected = -1.0
+        self.conduct_seen = False
+        self.cost = 0.0
+        self.expected: list[Expected] = []
+        self.beliefs: list = []  # (day, belief after the message, event)
+        self.instruments = [k for k in range(ref.N_INSTRUMENTS) if P["mix." + ref.INSTRUMENT_NAMES[k]] > 0]
+
+    # --- the filter ------------------------------------------------------------------------------------------
+    def belief_now(self, now):
+        if self.variant == "no lapse in the filter":
+            return self.b
+        return ref.hmm_predict(self.b, self.lapse, self.recommit, now - self.t)
+
+    def store(self, b, now):
+        self.b, self.t = b, now
+
+    def check_belief(self, h, row, b, event):
+        i = C.GLOBAL_FIELDS + C.ALLY * C.STATE_FIELDS + C.S_CONFIDENCE
+        assert abs(h.after[i] - b) <= ATOL, (h.now, event, h.after[i], b)
+        assert abs(row.value - b) <= ATOL, (h.now, event, row.value, b)
+        self.beliefs.append((h.now, b, event))
+
+    # --- the defender's reassurance ------------------------------------------------------------------------------
+    def reassure(self, h, renewal):
+        P = self.P
+        key, ctr = self.keys[DEFENDER_LEADER], int(h.counters[DEFENDER_LEADER])
+        if not renewal:  # the start handler draws first for a regime's reports and a GRIT transfer's delay
+            if P["mix.limited_security_regime"] > 0:
+                ctr += 2
+            if P["mix.grit"] > 0 and P["defender.grit_steps"] > 0 and P["channel.delay_mean"] > 0:
+                ctr += 1
+        z = self.chain.at(h.now)
+        for k in self.instruments:
+            if renewal and k < ref.PUBLIC_STATEMENT:
+                continue
+            ctr += 1
+            p_send = self.T.a_send[z][k]
+            if self.variant == "always sent":
+                p_send = 1.0
+            sent = ref.uniform_at(key, ctr) < p_send
+            d = P["channel.delay_min"]
+            if P["channel.delay_mean"] > 0:
+                ctr += 1
+                d = d + ref.exponential_at(key, ctr, P["channel.delay_mean"])
+            if sent:
+                self.cost += P[ref.COST_KEYS[k]]
+            self.expected.append(Expected(ALLY_LEADER, C.MK_SUPPORT, h.now, h.now + d, float(k),
+                                          0 if sent else C.F_WITHHELD))
+            self.tally.add(f"{'sent' if sent else 'withheld'} {ref.INSTRUMENT_NAMES[k]} ({'' if z else 'un'}committed)")
+
+    def arrived(self, h):
+        """Match a delivery the replay expects (kind, sender's day, aux) and check its day and flags."""
+        kind, aux, sent = int(h.msg[C.M_KIND]), float(h.msg[C.M_AUX]), float(h.msg[C.M_SENT])
+        for e in self.expected:
+            if not e.seen and e.actor == h.actor and e.kind == kind and e.aux == aux and e.sent == sent:
+                e.seen = True
+                assert abs(h.now - e.due) <= TIME_TOL, (kind, h.now, e.due)
+                if kind == C.MK_SUPPORT:
+                    assert (int(h.msg[C.M_FLAGS]) & C.F_WITHHELD) == e.flags
+                return
+        raise AssertionError(f"unexpected message {kind} to {h.actor} at {h.now} (aux {aux}, sent {sent})")
+
+    # --- the ally's leader ------------------------------------------------------------------------------------------
+    def conduct(self, h):
+        st = h.before
+        if self.conduct_seen or st[C.X_OUTCOME] == C.NO_OUTCOME or st[C.X_CHALLENGE_TIME] < 0:
+            return
+        self.conduct_seen = True
+        b = self.belief_now(h.now)
+        y0, y1 = self.T.a_yield
+        if st[C.X_OUTCOME] == C.DEFENDER_CONCEDES:
+            b = ref.hmm_update(b, y1, y0)
+            self.tally.add("conduct: conceded")
+        else:
+            b = ref.hmm_update(b, 1.0 - y1, 1.0 - y0)
+            self.tally.add("conduct: stood firm")
+        self.store(b, h.now)
+        assert h.after[C.X_CONDUCT_SEEN] == 1.0
+
+    def review(self, h, row):
+        P = self.P
+        st = h.before
+        b = self.belief_now(h.now)
+        self.store(b, h.now)
+        crisis_open = st[C.X_OUTCOME] == C.NO_OUTCOME and st[C.X_CHALLENGE_TIME] >= 0
+        crisis_over = st[C.X_OUTCOME] != C.NO_OUTCOME
+        a = ref.ally_attack_risk(P, crisis_open, self.fear)
+        can_risk = P["ally.risk_taking"] > 0 and self.provoked < 0 and not crisis_over
+        values = ref.ally_review_values(P, b, a, not self.proliferated, can_risk)
+        probs = ref.logit(P["ally.precision"], values)
+        u = ref.uniform_at(self.keys[ALLY_LEADER], int(h.counters[ALLY_LEADER]) + 1)
+        acc, choice = 0.0, None
+        for i, pr in enumerate(probs):
+            if pr <= 0:
+                continue
+            acc += pr
+            if abs(u - acc) < BOUNDARY:  # rounding could go either way: follow the engine (counted)
+                self.tally.add("boundary")
+                choice = {"hedge_start": 1, "review": 1, "provoke": 2}.get(row.event, 0)
+                break
+            if u < acc:
+                choice = i
+                break
+        if choice is None:
+            choice = max(i for i, pr in enumerate(probs) if pr > 0)
+        if choice == 1:
+            event = "review" if self.hedging else "hedge_start"
+            if not self.hedging:
+                self.hedging, self.started = True, True
+                self.programme += 1
+        elif choice == 2:
+            event = "provoke"
+            self.provoked = h.now
+        else:
+            event = "hedge_stop" if self.hedging else "stay"
+            self.hedging = False
+        self.tally.add(f"review: {event}")
+        assert row.event == event, (h.now, row.event, event, values, probs, u)
+        self.check_belief(h, row, b, "review")
+        self.expected.append(Expected(ALLY_LEADER, C.MK_REVIEW, h.now, h.now + P["ally.review_interval"], 0.0))
+        return True
+
+    def ally_leader(self, h, row):
+        self.conduct(h)
+        kind = int(h.msg[C.M_KIND])
+        if kind == C.MK_START:
+            self.expected.append(Expected(ALLY_LEADER, C.MK_REVIEW, h.now, h.now + self.P["ally.review_interval"], 0.0))
+        elif kind == C.MK_SUPPORT:
+            self.arrived(h)
+            k = int(h.msg[C.M_AUX])
+            s1, s0 = self.T.a_send[1][k], self.T.a_send[0][k]
+            b = self.belief_now(h.now)
+            withheld = bool(int(h.msg[C.M_FLAGS]) & C.F_WITHHELD)
+            b = ref.hmm_update(b, 1.0 - s1, 1.0 - s0) if withheld else ref.hmm_update(b, s1, s0)
+            self.store(b, h.now)
+            event = "reassurance_withheld" if withheld else "support"
+            assert row.event == event and row.level == k
+            self.check_belief(h, row, b, event)
+        elif kind == C.MK_PRESSURE:
+            self.fear = max(self.fear, float(h.msg[C.M_AUX]))
+            assert h.after[C.GLOBAL_FIELDS + C.ALLY * C.STATE_FIELDS + C.S_ADV_LEVEL] == self.fear
+        elif kind == C.MK_REVIEW:
+            self.arrived(h)
+            self.review(h, row)
+        else:
+            raise AssertionError(f"the ally's leader got message kind {kind}")
+
+    # --- the programme --------------------------------------------------------------------------------------------
+    def ally_military(self, h, row):
+        P = self.P
+        kind = int(h.msg[C.M_KIND])
+        prog = float(h.msg[C.M_AUX])
+        if kind == C.MK_ORDER:
+            key, ctr = self.keys[ALLY_MILITARY], int(h.counters[ALLY_MILITARY])
+            mature = ref.exponential_at(key, ctr + 1, P["ally.programme_time"]) if P["ally.programme_time"] > 0 else 0.0
+            self.expected.append(Expected(ALLY_MILITARY, C.MK_HEDGE_DONE, h.now, h.now + mature, prog))
+            if P["ally.detection_rate"] > 0:
+                detect = ref.exponential_at(key, ctr + 2, 1.0 / P["ally.detection_rate"])
+                self.expected.append(Expected(CHALLENGER_LEADER, C.MK_DETECT, h.now, h.now + detect, prog))
+            assert prog == float(self.programme)
+            return
+        assert kind == C.MK_HEDGE_DONE
+        self.arrived(h)
+        if self.hedging and prog == self.programme and not self.proliferated:
+            self.proliferated = True
+            assert row.event == "proliferate"
+            self.tally.add("proliferated")
+        else:
+            assert row.event == "programme_shelved"
+            self.tally.add("matured after shelving")
+
+    def detect(self, h, row):
+        self.arrived(h)
+        if self.hedging and float(h.msg[C.M_AUX]) == self.programme and self.detected < 0:
+            self.detected = h.now
+            assert row.event == "programme_detected"
+            self.tally.add("detected")
+        else:
+            self.tally.add("detection of a shelved programme ignored")
+
+    # --- the replay --------------------------------------------------------------------------------------------------
+    def run(self):
+        trace = self.result.trace
+        for h in self.crisis.handled:
+            kind = int(h.msg[C.M_KIND])
+            if h.actor == DEFENDER_LEADER and kind in (C.MK_START, C.MK_RENEW):
+                self.reassure(h, renewal=kind == C.MK_RENEW)
+            elif h.actor == ALLY_LEADER:
+                self.ally_leader(h, trace.iloc[h.row])
+            elif h.actor == ALLY_MILITARY:
+                self.ally_military(h, trace.iloc[h.row])
+            elif h.actor == CHALLENGER_LEADER and kind == C.MK_DETECT:
+                self.detect(h, trace.iloc[h.row])
+        st = self.result.state
+        horizon = self.P["crisis.horizon"]
+        missing = [e for e in self.expected if not e.seen and e.due < horizon]
+        assert not missing, missing[:3]
+        assert abs(st[C.X_REASSURANCE_COST] - self.cost) <= ATOL * max(1.0, self.cost)
+        assert st[C.X_PROGRAMME_STARTED] == float(self.started)
+        assert st[C.X_PROLIFERATED] == float(self.proliferated)
+        assert st[C.X_PROVOKED] == self.provoked
+        assert st[C.X_DETECTED] == self.detected
+        challenged = st[C.X_CHALLENGE_TIME] >= 0
+        assert st[C.X_ALLY_OPENED] == float(challenged and 0 <= self.provoked <= st[C.X_CHALLENGE_TIME])
+        return self
