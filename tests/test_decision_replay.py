@@ -26,7 +26,7 @@ from __future__ import annotations
 import pytest
 import reference_model as ref
 from decision_cases import params_of
-from replay_tools import Tally, Tracker, run_recorded
+from replay_tools import AllyTracker, Tally, Tracker, run_recorded
 
 from escalation_sim.model.scenario import Scenario
 
@@ -76,6 +76,8 @@ def test_decisions_replayed_from_the_document(name, tally):
     for rep in range(N_REPS):
         crisis, result = run_recorded(s, 77, rep)
         Tracker(crisis, result, P, tally=tally, decisions=True).run()
+        if P["ally.present"] > 0:  # and the ally itself (its filter, reviews, programme; the defender's sends)
+            AllyTracker(crisis, result, P, tally).run()
 
 
 def test_decision_replays_exercised_every_move(tally):
