@@ -3,7 +3,9 @@
 Three layers:
 
 1. The likelihood tables ``T_*`` that ``signals.derive`` stores in the parameter vector are
-   recomputed with the reference look-ahead of ``tests/reference_model.py`` (1e-12).
+   recomputed with the reference look-ahead of ``tests/reference_model.py`` (1e-12); so are the ally's
+   tables of issue 12, ``A_SEND[z][k]`` (a logit send-or-not choice) and ``A_YIELD[z]`` (the defender's
+   probability of yielding at its first answer, committed or not).
 2. ``beliefs.bayes`` and ``beliefs.report`` against the reference formulas.
 3. End to end on SimPy crises. The trace does not hold the belief after each update (only
    P(greedy) in ``value`` for some rows), and re-running with shorter horizons gives only the

@@ -13,6 +13,11 @@ largest seen is 1.1e-16); the logit weights amplify an error in a value by ``lam
 (<= 1e3 * 1e-16 here). 1e-12 is four orders of magnitude above that and six below the smallest
 modelling difference of interest (a mobilisation cost, an audience cost, a step of 0.01 in
 terms): ``test_reference_detects_mutations`` shows that plausible mistakes exceed it.
+
+Issue 12 (the ally as a player) added three things the random situations now vary: the decider's value of the
+stake (an uncommitted defender of an ally values it at ``ally.uncommitted_value``), the no-exit rule of a
+tripwire (the defender cannot yield where the challenger holds limited force) and the ally's own effort, which
+strengthens the defender in every war probability. Each has a mutant that the comparison detects.
 """
 
 from __future__ import annotations
