@@ -508,7 +508,8 @@ def test_costlier_instruments_are_more_informative():
 
 def test_tripwire_moves_the_ally_more_than_a_private_statement():
     """In the engine: from the same prior, a tripwire sent raises the ally's belief more than a private statement
-    sent (defaults: 0.8 -> 0.884 vs 0.840), and a private statement withheld lowers it more than a tripwire withheld."""
+    sent (defaults: 0.8 -> about 0.89 vs 0.84), and a private statement withheld lowers it more than a tripwire withheld
+    (about 0.28 vs 0.36)."""
     after = {}
     for k in ("tripwire", "private_statement"):
         s = scenario({**NO_CRISIS, "crisis.horizon": 20.0}, [k])
@@ -517,8 +518,9 @@ def test_tripwire_moves_the_ally_more_than_a_private_statement():
             rows = _ally_rows(simulate(s, 4, rep).trace)
             vals.setdefault(rows[0].event, set()).add(round(rows[0].value, 12))
         after[k] = vals
-    assert max(after["tripwire"]["support"]) > max(after["private_statement"]["support"]) > 0.8
-    assert min(after["private_statement"]["reassurance_withheld"]) < min(after["tripwire"]["reassurance_withheld"]) < 0.8
+    # every arrival time (the prior drifts from 0.8 to 0.79 in 20 days): the orderings hold case by case
+    assert min(after["tripwire"]["support"]) > max(after["private_statement"]["support"]) > 0.8
+    assert max(after["private_statement"]["reassurance_withheld"]) < min(after["tripwire"]["reassurance_withheld"]) < 0.79
 
 
 def test_renewals_sent_raise_and_withheld_lower_the_belief(filter_runs):
