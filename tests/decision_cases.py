@@ -19,6 +19,11 @@ def random_vector(rng: np.random.Generator) -> np.ndarray:
     Precision mostly in its box [5, 60], sometimes 0 (uniform choice) or 1000 (near best
     response); gain_weight sometimes 0 (the inverse utility is then infinite above the
     reference share); general deterrence (standing readiness, policy commitment) in 30%.
+
+    The ally (issue 12): present in 40% (its effort strengthens the defender in every war; the ally's
+    parameters, the instrument costs and the tripwire's effects are already drawn in their boxes); then a
+    tripwire in half of those (it cuts the ally's effort and commits the defender), with the no-exit rule in
+    half of those. These draws come after the original ones, so the original vectors are unchanged.
     """
     values = {sp.key: rng.uniform(*sp.box) for sp in SPEC if sp.illustrative and sp.box}
     r = rng.random()
@@ -28,6 +33,11 @@ def random_vector(rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:
         values["intent.fear_loss"] = 0.0
     strategies = ("general_deterrence",) if rng.random() < 0.3 else ()
+    if rng.random() < 0.4:
+        values["ally.present"] = 1.0
+        if rng.random() < 0.5:
+            strategies = (*strategies, "tripwire")
+            values["effects.tripwire_no_exit"] = float(rng.random() < 0.5)
     p = params.vector_from(values, strategies)
     signals.derive(p)
     return p
@@ -40,7 +50,7 @@ def random_situation(rng: np.random.Generator, q0: float) -> ref.Situation:
     d = q + 0.015 if rng.random() < 0.05 else q + rng.uniform(0.0, 1.0) * (1.0 - q)
     menu = frozenset(m for m in ref.MOVES if rng.random() < 0.6) or frozenset({ref.WAR})
     caps = [2.0, 3.0, 4.0, 5.0, 5.0, 5.0]
-    return ref.Situation(
+    sit = ref.Situation(
         side=side,
         type=int(rng.integers(4)),
         own=float(rng.integers(6)),
@@ -62,6 +72,12 @@ def random_situation(rng: np.random.Generator, q0: float) -> ref.Situation:
         menu=menu,
         yield_accepts=bool(rng.random() < 0.2),
     )
+    # issue 12, drawn after the original fields (the original situations are unchanged): the decider's stake
+    # value (1 in half the cases, else an uncommitted defender's value in [0, 1)), and the no-exit rule in 30%
+    # (it matters where the defender faces, or models, a challenger at limited force)
+    sit.stake_value = 1.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 1.0))
+    sit.no_exit = float(rng.random() < 0.3)
+    return sit
 
 
 def random_belief(rng: np.random.Generator) -> np.ndarray:
@@ -104,6 +120,8 @@ def to_scratch(sit: ref.Situation) -> np.ndarray:
         dc.SIT_ALLOW: sum(1 << m for m in sit.menu),
         dc.SIT_YIELD_ACCEPTS: 1.0 if sit.yield_accepts else 0.0,
         dc.SIT_BEST_OFFER: -1.0,
+        dc.SIT_STAKE_VALUE: sit.stake_value,
+        dc.SIT_NO_EXIT: sit.no_exit,
     }
     for f, v in fields.items():
         ws[s + f] = v

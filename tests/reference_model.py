@@ -104,26 +104,43 @@ class Payoffs:
             return max(self.standing(side), (level - 1.0) / 4.0)
         return self.standing(side)
 
+    def ally_effort(self) -> float:
+        """The ally's own defence effort in a war over it (issue 12; code: ``doctrine.ally_effort``).
+
+        ``ally.defence_effort``, less the share ``effects.tripwire_effort_cut`` a tripwire force replaces
+        (free riding); 0 without an ally. AMBIGUOUS: docs/model.md's "War" formula has no such factor
+        (its ally section is not yet rewritten); the issue asks for "its own defence effort falls when
+        forward forces stand in for it", and the code multiplies S_D by (1 + effort).
+        """
+        P = self.P
+        if P["ally.present"] <= 0:
+            return 0.0
+        return P["ally.defence_effort"] * (1.0 - P["mix.tripwire"] * P["effects.tripwire_effort_cut"])
+
     def pi_c(self, r_c: float, r_d: float, first: int) -> float:
-        """S_C / (S_C + S_D); ``first`` = the side that strikes first, -1 for neither."""
+        """S_C / (S_C + S_D); ``first`` = the side that strikes first, -1 for neither.
+
+        With an ally the defender's side is stronger by the ally's own effort: S_D times (1 + effort).
+        """
         P = self.P
         s_c = P["war.balance"] * (1.0 + P["war.mobilization_gain"] * r_c)
-        s_d = (1.0 - P["war.balance"]) * (1.0 + P["war.mobilization_gain"] * r_d)
+        s_d = (1.0 - P["war.balance"]) * (1.0 + P["war.mobilization_gain"] * r_d) * (1.0 + self.ally_effort())
         if first == CHALLENGER:
             s_c = s_c * (1.0 + P["war.first_strike"])
         if first == DEFENDER:
             s_d = s_d * (1.0 + P["war.first_strike"])
         return s_c / (s_c + s_d)
 
-    def war(self, side: int, k: int, pi_c: float) -> float:
-        """pi_side * u(1) - cost_k."""
+    def war(self, side: int, k: int, pi_c: float, v: float = 1.0) -> float:
+        """v * pi_side * u(1) - cost_k; ``v`` is the side's value of the stake (1 but for an uncommitted
+        defender of an ally, see ``Situation.stake_value``)."""
         pi = pi_c if side == CHALLENGER else 1.0 - pi_c
-        return pi * self.u(side, k, 1.0) - self.cost(side, k)
+        return v * (pi * self.u(side, k, 1.0)) - self.cost(side, k)
 
-    def peace(self, side: int, k: int, c_share: float, p_adv_greedy: float) -> float:
-        """u(its share) - F * P(adversary greedy); the challenger's share is ``c_share``."""
+    def peace(self, side: int, k: int, c_share: float, p_adv_greedy: float, v: float = 1.0) -> float:
+        """v * u(its share) - F * P(adversary greedy); the challenger's share is ``c_share``."""
         share = c_share if side == CHALLENGER else 1.0 - c_share
-        return self.u(side, k, share) - self.F * p_adv_greedy
+        return v * self.u(side, k, share) - self.F * p_adv_greedy
 
     def mobilization(self, a: float, b: float) -> float:
         """mobilization_cost * (max(b, 2) - max(a, 2)) (never negative: rungs are climbed, not descended)."""
@@ -184,6 +201,10 @@ class Situation:
     adv_cap: float = 5.0
     menu: frozenset = field(default_factory=lambda: frozenset((WAR, YIELD, ESCALATE, OFFER)))
     yield_accepts: bool = False
+    # issue 12 (the ally as a player). AMBIGUOUS: docs/model.md's ally section is not yet rewritten; both
+    # fields follow the issue and the code's docstrings (decision.SIT_STAKE_VALUE, SIT_NO_EXIT).
+    stake_value: float = 1.0  # the decider's value of the stake (an uncommitted defender of an ally: < 1)
+    no_exit: float = 0.0  # 1: the defender cannot yield where the challenger holds limited force (a tripwire)
 
 
 @dataclass
@@ -209,6 +230,10 @@ class LookAhead:
         self.fear_me = self.b[2] + self.b[3]  # P(adversary greedy)
         # simplification 3: the adversary believes the leader greedy with probability adv_p_greedy
         self.fear_adv = sit.adv_p_greedy
+        # AMBIGUOUS (issue 12): the decider's stake value v multiplies its utility of every share it may hold
+        # (war's prize too); costs of war, fear, need, audience and mobilisation costs are not scaled, and the
+        # modelled adversary values the stake at 1 (it does not know the decider's commitment). As in the code.
+        self.v = sit.stake_value
         self._adv_nodes: dict = {}
         self._me_nodes: dict = {}
 
@@ -218,15 +243,20 @@ class LookAhead:
         the challenger, the demand for the defender."""
         p, s = self.pay, self.sit
         if self.me == CHALLENGER:
-            return p.u(CHALLENGER, s.type, s.q) - s.need_own - p.F * self.fear_me
-        return p.peace(DEFENDER, s.type, s.demand, self.fear_me)
+            return self.v * p.u(CHALLENGER, s.type, s.q) - s.need_own - p.F * self.fear_me
+        return p.peace(DEFENDER, s.type, s.demand, self.fear_me, self.v)
 
     def my_value_adv_yields(self) -> float:
         """The adversary yields: the defender concedes the demand / the challenger backs down."""
         p, s = self.pay, self.sit
         if self.me == CHALLENGER:
-            return p.peace(CHALLENGER, s.type, s.demand, self.fear_me)
-        return p.peace(DEFENDER, s.type, s.q, self.fear_me)
+            return p.peace(CHALLENGER, s.type, s.demand, self.fear_me, self.v)
+        return p.peace(DEFENDER, s.type, s.q, self.fear_me, self.v)
+
+    def trapped_at(self, side: int, challenger_level: float) -> bool:
+        """No exit (a tripwire in Schelling's strong form): the defender cannot yield where the challenger
+        holds limited force."""
+        return self.sit.no_exit > 0 and side == DEFENDER and challenger_level >= TOP
 
     def adv_yield_base(self, j: int) -> float:
         """The adversary's type j yields (no audience pressure; the challenger's modelled need)."""
@@ -255,8 +285,9 @@ class LookAhead:
         p, s = self.pay, self.sit
         my_level, adv_level = rung, rung - 1
         pi = self.pi_c_at(my_level, adv_level, self.adv_side)  # the adversary strikes first
-        my_war = p.war(self.me, s.type, pi)
+        my_war = p.war(self.me, s.type, pi, self.v)
         my_if_yield = self.my_value_adv_yields()
+        adv_trapped = self.trapped_at(self.adv_side, my_level)  # the leader (challenger) holds `rung`
         committed_adv = 1.0 if (s.policy_adv > 0 or adv_level >= THREAT) else 0.0
         can_up = rung < TOP and rung + 1 <= s.adv_cap
         if can_up:
@@ -266,11 +297,11 @@ class LookAhead:
         for j in range(4):
             w = p.war(self.adv_side, j, pi)
             # "feeling no audience pressure": the audience cost only, if committed
-            y = self.adv_yield_base(j) - p.P["audience.cost"] * committed_adv
+            y = None if adv_trapped else self.adv_yield_base(j) - p.P["audience.cost"] * committed_adv
             e = up_theirs[j] - up_cost if can_up else None
             pw, py, pe = logit(p.lam, [w, y, e])
-            theirs.append(pw * w + py * y + (pe * e if can_up else 0.0))
-            mine.append(pw * my_war + py * my_if_yield + (pe * up_mine[j] if can_up else 0.0))
+            theirs.append(pw * w + (py * y if y is not None else 0.0) + (pe * e if can_up else 0.0))
+            mine.append(pw * my_war + (py * my_if_yield if y is not None else 0.0) + (pe * up_mine[j] if can_up else 0.0))
         self._adv_nodes[rung] = (mine, theirs)
         return mine, theirs
 
@@ -280,11 +311,13 @@ class LookAhead:
         p, s = self.pay, self.sit
         my_level, adv_level = rung - 1, rung
         pi = self.pi_c_at(my_level, adv_level, self.me)  # the leader strikes first
-        w = p.war(self.me, s.type, pi)
+        w = p.war(self.me, s.type, pi, self.v)
         committed = 1.0 if (s.policy_own > 0 or my_level >= THREAT) else 0.0
         # AMBIGUOUS: the document does not say which pressure a later yield of the leader
         # costs in the look-ahead; the code uses the current pressure at every node.
         y = self.my_yield_base() - p.yield_cost(committed, s.pressure)
+        if self.trapped_at(self.me, adv_level):  # the adversary (challenger) holds `rung`
+            y = None
         can_up = rung < TOP and rung + 1 <= s.own_cap
         if can_up:
             up_mine, up_theirs = self.node_adv(rung + 1)
@@ -296,8 +329,8 @@ class LookAhead:
         pw, py, pe = logit(p.lam, [w, y, e])
         mine, theirs = [], []
         for j in range(4):
-            m = pw * w + py * y
-            t = pw * p.war(self.adv_side, j, pi) + py * self.adv_value_i_yield(j)
+            m = pw * w + (py * y if y is not None else 0.0)
+            t = pw * p.war(self.adv_side, j, pi) + (py * self.adv_value_i_yield(j) if y is not None else 0.0)
             if can_up:
                 m += pe * (up_mine[j] - up_cost)
                 t += pe * up_theirs[j]
@@ -318,16 +351,19 @@ class LookAhead:
                 pi = p.pi_c(s.ready_own, r_adv, CHALLENGER)
             else:
                 pi = p.pi_c(r_adv, s.ready_own, DEFENDER)
-            ev[WAR] = p.war(self.me, s.type, pi)
+            ev[WAR] = p.war(self.me, s.type, pi, self.v)
         if WAIT in s.menu:
             ev[WAIT] = self.my_yield_base()  # the status quo with costs of inaction, no audience cost
-        if YIELD in s.menu:
+        # no exit: a defender facing a challenger at limited force cannot yield. AMBIGUOUS: this also takes
+        # away accepting a challenger's offer made at limited force (the defender's "yield" after an offer),
+        # although "Payoffs" says accepting an offer is not yielding. As in the code.
+        if YIELD in s.menu and not self.trapped_at(self.me, s.adv):
             if s.yield_accepts:  # accepting a challenger offer is not yielding
                 ev[YIELD] = self.my_yield_base()
             else:
                 ev[YIELD] = self.my_yield_base() - p.yield_cost(s.committed, s.pressure)
         if ACCEPT in s.menu and s.adv_offer >= 0.0:
-            ev[ACCEPT] = p.peace(self.me, s.type, s.adv_offer, self.fear_me)
+            ev[ACCEPT] = p.peace(self.me, s.type, s.adv_offer, self.fear_me, self.v)
         up = int(top) + 1
         if ESCALATE in s.menu and top < TOP and up <= s.own_cap:
             mine, _ = self.node_adv(up)
@@ -353,7 +389,7 @@ class LookAhead:
         # escalating takes the adversary to the node (top + 1, leader moves) at the cost of
         # climbing from its level; it is committed by policy or at threat and above.
         pi = self.pi_c_at(s.own, s.adv, self.adv_side)  # the adversary would strike first
-        my_war = p.war(self.me, s.type, pi)
+        my_war = p.war(self.me, s.type, pi, self.v)
         up = int(max(s.own, s.adv)) + 1
         can_up = max(s.own, s.adv) < TOP and up <= s.adv_cap
         if can_up:
@@ -379,7 +415,7 @@ class LookAhead:
         for y_terms in cands:
             if y_terms in values:
                 continue
-            mine_accept = p.peace(self.me, s.type, y_terms, self.fear_me)
+            mine_accept = p.peace(self.me, s.type, y_terms, self.fear_me, self.v)
             total = 0.0
             for j in range(4):
                 w, y, e = options[j]
@@ -387,7 +423,7 @@ class LookAhead:
                 pa, pw, py, pe = logit(p.lam, [a, w, y, e])
                 v = pa * mine_accept + pw * my_war
                 if y is not None:
-                    v += py * p.peace(self.me, s.type, s.q, self.fear_me)  # the challenger backs down
+                    v += py * p.peace(self.me, s.type, s.q, self.fear_me, self.v)  # the challenger backs down
                 if e is not None:
                     v += pe * up_mine[j]
                 total += self.b[j] * v
@@ -470,6 +506,12 @@ def cap(P: Params, side: int, force_seen: bool = False) -> float:
     return float(TOP)
 
 
+def no_exit(P: Params) -> float:
+    """1 with an ally, a tripwire in the mix and ``effects.tripwire_no_exit``: "once the challenger has used force,
+    a defender with a tripwire cannot yield (Schelling's 'no graceful way out')" (params.SPEC)."""
+    return 1.0 if (P["ally.present"] > 0 and P["mix.tripwire"] > 0 and P["effects.tripwire_no_exit"] > 0) else 0.0
+
+
 def start_situation(P: Params, side: int, k: int, own: float, adv: float, demand: float, menu) -> Situation:
     """A free sender at the start of a crisis, as its receiver models it.
 
@@ -486,7 +528,7 @@ def start_situation(P: Params, side: int, k: int, own: float, adv: float, demand
         side=side, type=k, own=own, adv=adv, q=P["stake.status_quo"], demand=demand,
         adv_p_greedy=P[f"{name}.p_greedy"], committed=1.0 if (pol > 0 or own >= THREAT) else 0.0,
         policy_own=pol, policy_adv=policy_committed(P, 1 - side), ready_own=Payoffs(P).readiness(side, own),
-        own_cap=float(TOP), adv_cap=cap(P, 1 - side), menu=frozenset(menu),
+        own_cap=float(TOP), adv_cap=cap(P, 1 - side), menu=frozenset(menu), stake_value=1.0, no_exit=no_exit(P),
     )
 
 
@@ -499,6 +541,8 @@ class Tables:
     offer: list
     transfer: list
     trust_benefit: list
+    a_send: list  # [z][instrument]: P(the defender sends instrument k | committed z) (issue 12)
+    a_yield: list  # [z]: P(the defender yields at its first answer to a challenge | z)
 
 
 def tables(P: Params) -> Tables:
@@ -556,7 +600,42 @@ def tables(P: Params) -> Tables:
         c = tau if is_greedy(k) else pay.g * tau
         x = lam * (b - c)
         transfer.append(1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0)
-    return Tables(demand0, bar, challenge, esc, off, transfer, benefit)
+    a_send = [[send_probability(P, z, k) for k in range(N_INSTRUMENTS)] for z in (0, 1)]
+    a_yield = []
+    for z in (0, 1):
+        # the ally's model of the defender's conduct: the defender's types at their first answer to a challenge
+        # (the start situation of the tables above, free menu), valuing the stake at 1 if committed, at
+        # ally.uncommitted_value if not; averaged over the defender's prior. AMBIGUOUS (issue 12, docs not yet
+        # rewritten): read from the code's docstring of signals.derive and rules.absorb_conduct.
+        total = 0.0
+        for k in range(4):
+            sit = start_situation(P, DEFENDER, k, 0.0, 1.0, bar, free)
+            sit.stake_value = 1.0 if z == 1 else P["ally.uncommitted_value"]
+            total += d_prior[k] * logit(lam, evaluate(P, sit, c_prior).ev)[YIELD]
+        a_yield.append(total)
+    return Tables(demand0, bar, challenge, esc, off, transfer, benefit, a_send, a_yield)
+
+
+# --- the ally's model of its defender (issue 12) -----------------------------------------------------------------
+TRIPWIRE, ALLIANCE_TERMS, PUBLIC_STATEMENT, PRIVATE_STATEMENT, AID, EXERCISES = range(6)
+N_INSTRUMENTS = 6
+INSTRUMENT_NAMES = ("tripwire", "alliance_terms", "public_statement", "private_statement", "aid", "exercises")
+COST_KEYS = ("effects.cost_tripwire", "effects.cost_terms", "effects.cost_public_statement",
+             "effects.cost_private_statement", "effects.cost_aid", "effects.cost_exercises")
+
+
+def send_probability(P: Params, z: int, k: int) -> float:
+    """Issue 12: "instruments are signals whose informativeness follows their cost to an uncommitted defender ...
+    public statements also engage the defender's audience costs".
+
+    A logit choice (precision ``decision.precision``) between sending, worth the value of a reassured ally
+    (``ally.reassurance_value``, times ``ally.uncommitted_value`` if not committed) minus the instrument's cost
+    (plus ``audience.cost`` for an uncommitted defender's public statement), and not sending, worth 0.
+    """
+    v = P["ally.reassurance_value"] * (1.0 if z == 1 else P["ally.uncommitted_value"])
+    cost = P[COST_KEYS[k]] + (P["audience.cost"] if (k == PUBLIC_STATEMENT and z == 0) else 0.0)
+    x = P["decision.precision"] * (v - cost)
+    return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
 
 
 # --- Bayes' rule, motivated bias, reports ----------------------------------------------------------
@@ -600,7 +679,10 @@ def mix64(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def stream_keys(seed: int, replication: int, n: int = 10) -> list:
+STREAM_COMMITMENT = 10  # issue 12: the defender's hidden commitment (docs/model.md still says "10 streams")
+
+
+def stream_keys(seed: int, replication: int, n: int = 11) -> list:
     k = mix64(seed ^ SALT)
     base = mix64(k + (replication + 1) * GOLDEN)
     return [mix64(base ^ mix64((s + 1) * GOLDEN)) for s in range(n)]
@@ -610,3 +692,100 @@ def uniform_at(key: int, counter: int) -> float:
     """The ``counter``-th uniform of a stream (counters start at 1)."""
     x = mix64(key + counter * GOLDEN)
     return (x >> 11) * 2.0**-53
+
+
+def exponential_at(key: int, counter: int, mean: float) -> float:
+    """"-mean * log1p(-uniform)" (the draw at ``counter``)."""
+    return -mean * math.log1p(-uniform_at(key, counter))
+
+
+# --- the ally (issue 12; docs/model.md's ally section is not yet rewritten: the issue and the code's docstrings) ---
+COMMITTED, UNCOMMITTED = 1, 0
+
+
+class CommitmentChain:
+    """The defender's hidden commitment to its ally: a two-state continuous-time Markov chain.
+
+    Committed at t = 0 with probability ``ally.p_committed`` (one uniform of stream 10); it then lapses at
+    rate ``ally.lapse_rate`` and recommits at ``ally.recommit_rate``. Sojourns are exponential draws of
+    stream 10 in the order of the path (a rate of 0: the chain stays, no draw). Generated here forward, one
+    switch at a time, from the stream alone; ``at(t)`` is the state at day ``t`` (a switch due at ``t`` has
+    happened), queried at non-decreasing times.
+    """
+
+    def __init__(self, P: Params, key: int):
+        self.key, self.counter = key, 0
+        self.rates = {COMMITTED: P["ally.lapse_rate"], UNCOMMITTED: P["ally.recommit_rate"]}
+        self.counter += 1
+        self.state = COMMITTED if uniform_at(key, self.counter) < P["ally.p_committed"] else UNCOMMITTED
+        self.switches: list = []  # days of the switches made so far
+        self.next = self._sojourn()
+
+    def _sojourn(self) -> float:
+        rate = self.rates[self.state]
+        if rate <= 0.0:
+            return math.inf
+        self.counter += 1
+        return exponential_at(self.key, self.counter, 1.0 / rate)
+
+    def at(self, t: float) -> int:
+        while self.next <= t:
+            self.switches.append(self.next)
+            self.state = 1 - self.state
+            self.next = self.next + self._sojourn()
+        return self.state
+
+
+def hmm_transition(lapse: float, recommit: float, dt: float, method: str = "eig"):
+    """The commitment chain's transition matrix over ``dt`` days, ``expm(Q dt)``, states (uncommitted, committed),
+    generator ``Q = [[-recommit, recommit], [lapse, -lapse]]``.
+
+    ``method="expm"``: scipy's Pade matrix exponential; ``"eig"``: numpy's eigendecomposition of ``Q dt``
+    (``V diag(exp(d)) V^-1``; ten times faster, for the replays). Neither is the code's closed form.
+    """
+    import numpy as np
+
+    q = np.array([[-recommit * dt, recommit * dt], [lapse * dt, -lapse * dt]])
+    if method == "expm":
+        from scipy.linalg import expm
+
+        return expm(q)
+    d, v = np.linalg.eig(q)
+    return (v * np.exp(d)) @ np.linalg.inv(v)
+
+
+def hmm_predict(b: float, lapse: float, recommit: float, dt: float, method: str = "eig") -> float:
+    """Forward-algorithm prediction of the ally's filter: ``alpha(t + dt) = alpha(t) expm(Q dt)`` (normalised)."""
+    m = hmm_transition(lapse, recommit, dt, method)
+    a0 = (1.0 - b) * m[0][0] + b * m[1][0]
+    a1 = (1.0 - b) * m[0][1] + b * m[1][1]
+    return float(a1 / (a0 + a1))
+
+
+def hmm_update(b: float, like_committed: float, like_uncommitted: float) -> float:
+    """Bayes' rule on the two states (unchanged if the evidence is impossible under both)."""
+    total = b * like_committed + (1.0 - b) * like_uncommitted
+    if not total > 0.0:
+        return b
+    return b * like_committed / total
+
+
+def ally_attack_risk(P: Params, crisis_open: bool, fear_level: float) -> float:
+    """``ally.threat`` a year; in an open crisis ``threat + (1 - threat) * L / 5`` for the highest challenger
+    level ``L`` the ally has seen."""
+    a = P["ally.threat"]
+    return a + (1.0 - a) * fear_level / 5.0 if crisis_open else a
+
+
+def ally_review_values(P: Params, b: float, a: float, can_hedge: bool, can_risk: bool) -> list:
+    """The ally's values of stay, hedge, take risks over the next year (None: not available).
+
+    stay ``-e a (1 - b)``; hedge ``-c - e a (1 - b) (1 - protection)``; take risks ``b g - (1 - b) e a'`` with
+    ``a' = a + (1 - a) provocation_attack`` (rules.ally_review's docstring).
+    """
+    e = P["ally.exposure"]
+    stay = -e * a * (1.0 - b)
+    hedge = -P["ally.programme_cost"] - e * a * (1.0 - b) * (1.0 - P["ally.protection"]) if can_hedge else None
+    a_risk = a + (1.0 - a) * P["ally.provocation_attack"]
+    risk = b * P["ally.risk_gain"] - (1.0 - b) * e * a_risk if can_risk else None
+    return [stay, hedge, risk]

@@ -19,12 +19,22 @@ leaders independently:
   Also opportunities (screening demand; wait, challenge or strike) and incident checks
   (``P(war)`` in the trace ``value``).
 
+With an ally (issue 12) the tracker also follows the defender's hidden commitment
+(``reference_model.CommitmentChain``, generated from stream 10 alone), which sets an uncommitted defender's value
+of the stake in its decisions; the tripwire's evidence at t = 0; the no-exit rule; the ally's effort in every war
+probability; the challenger's costs of inaction from an ally's provocation and a detected programme; whether a
+public statement renewed during a crisis was actually sent (its send draw, ``A_SEND`` of the reference), which
+commits the defender; and, when the defender concedes, abandonment and the audience cost it pays.
+``AllyTracker`` replays the ally itself: the defender's reassurance draws, the ally's filter (forward algorithm
+with ``scipy.linalg.expm``), its reviews (logit over stay, hedge, take risks) and its programme's clocks.
+
 What is taken from the engine: the message rows (the adversary's moves as sent), the stream
 counters before each handler (the position in the stream), the leader's own level, commitment,
 readiness, pressure, status quo and standing offers from the state *before* the handler (the
 consequences of its own earlier moves and of its audience and military), and the likelihood
 tables stored in the parameter vector (checked separately against the reference in
-``test_beliefs.py``).
+``test_beliefs.py``); with an ally, the days of the ally's provocation and of the programme's detection (the
+ally's own actions, replayed by ``AllyTracker``) and the crisis outcome the ally reads.
 """
 
 from __future__ import annotations
@@ -45,6 +55,16 @@ from escalation_sim.model.strategies import CHALLENGER_STRATEGIES
 ATOL = 1e-12
 BOUNDARY = 1e-9  # a uniform this close to a cumulative probability is not checked (rounding)
 
+_REF_TABLES: dict = {}
+
+
+def reference_tables(P: ref.Params) -> ref.Tables:
+    """``reference_model.tables`` of a parameter vector, computed once per vector."""
+    key = tuple(P._v)
+    if key not in _REF_TABLES:
+        _REF_TABLES[key] = ref.tables(P)
+    return _REF_TABLES[key]
+
 
 def code_tables(p):
     """Read the derived part of ``p`` through the layout constants of ``signals`` (layout only)."""
@@ -57,6 +77,8 @@ def code_tables(p):
         "offer": p[signals.T_OFFER : signals.T_OFFER + 2 * 4 * n].reshape(2, 4, n),
         "transfer": p[signals.T_TRANSFER : signals.T_TRANSFER + 4],
         "trust_benefit": p[signals.TRUST_BENEFIT : signals.TRUST_BENEFIT + 4],
+        "a_send": p[signals.A_SEND : signals.A_SEND + 2 * C.N_INSTRUMENTS].reshape(2, C.N_INSTRUMENTS),
+        "a_yield": p[signals.A_YIELD : signals.A_YIELD + 2],
     }
 
 
@@ -120,7 +142,7 @@ class Tracker:
     """
 
     def __init__(self, crisis, result, P: ref.Params, twin=False, tally=None, variant="", decisions=False,
-                 statement_is_policy=True):
+                 statement_is_policy=True, tripwire_biased=False):
         self.crisis, self.result, self.P = crisis, result, P
         self.pay = ref.Payoffs(P)
         self.tally = tally if tally is not None else Tally()
@@ -154,6 +176,14 @@ class Tracker:
         self.nc = P["mix.norms_of_competition"] > 0
         self.attribution = P["belief.attribution"] > 0 or variant == "forced informative"
         self.response = int(P["mix.response"])
+        # issue 12: the ally
+        self.ally = P["ally.present"] > 0
+        self.tripwire_biased = tripwire_biased
+        self.chain = None
+        if self.ally:
+            self.chain = ref.CommitmentChain(P, self.keys[ref.STREAM_COMMITMENT])
+            assert (st0[C.X_COMMITTED], st0[C.X_NEXT_SWITCH]) == (float(self.chain.state), self.chain.next)
+            self.ref_tables = reference_tables(P)
 
     # --- beliefs -----------------------------------------------------------------------------------
     def update(self, s, lik):
@@ -166,17 +196,41 @@ class Tracker:
         self.belief[s] = new
 
     def reports(self, s, key, ctr):
+        """At t = 0: a regime's reports (intention, resolve), then the tripwire's evidence (challenger, no draw),
+        then the norms' report (challenger); each report one uniform of the receiver's stream."""
         P = self.P
-        todo = []
-        if self.lsr:
-            todo += [(1, P["effects.regime_accuracy"]), (0, P["effects.regime_accuracy"])]  # intention, resolve
-        if self.nc and s == CHALLENGER:
-            todo.append((1, P["effects.norms_accuracy"]))
-        for n, (dim, acc) in enumerate(todo, start=1):
+        n = 0
+
+        def one(dim, acc):
+            nonlocal n
+            n += 1
             right = ref.uniform_at(key, ctr + n) < acc
             truth = (self.type[1 - s] >> dim) & 1
             self.belief[s] = ref.report(self.belief[s], dim, truth if right else 1 - truth, acc)
             self.tally.add("report right" if right else "report wrong")
+
+        if self.lsr:
+            one(1, P["effects.regime_accuracy"])  # intention
+            one(0, P["effects.regime_accuracy"])  # resolve
+        self.tripwire_evidence(s)
+        if self.nc and s == CHALLENGER:
+            one(1, P["effects.norms_accuracy"])
+
+    def tripwire_evidence(self, s):
+        """Issue 12: troops on the ally's soil raise the challenger's belief that the defender is resolved by the
+        likelihood ratio ``effects.tripwire_lr`` at t = 0 (resolved types weighted lr, the others 1).
+
+        AMBIGUOUS: the code applies it without motivated bias (``tripwire_biased=False``, the default); docs'
+        general rule ("when an update would raise its belief in a resolved defender") would temper it for a
+        need-driven challenger (``tripwire_biased=True``; a strict xfail test in test_ally.py).
+        """
+        P = self.P
+        if s != CHALLENGER or not self.ally or P["mix.tripwire"] <= 0 or self.complete:
+            return
+        lr = P["effects.tripwire_lr"]
+        bias = P["challenger.motivated_bias"] if (self.tripwire_biased and self.need) else 0.0
+        self.belief[s] = ref.bayes(self.belief[s], [1.0, lr, 1.0, lr], bias)
+        self.tally.add("tripwire evidence")
 
     def perceive(self, s, h, key, ctr, row):
         """Returns the perceived level, or None for a recognised incident."""
@@ -258,6 +312,21 @@ class Tracker:
         # force" -- the challenger cannot know what the defender perceived; as in the code, its model
         # of the defender's cap is lifted once force was used by either side (X_FORCE).
         force_used = self.force_used or st[C.X_FORCE] > 0
+        need_own = 0.0
+        if s == CHALLENGER:
+            need_own = P["challenger.need_rate"] * now if self.need else 0.0
+            # issue 12: an ally's provocation and a detected programme add to the challenger's costs of inaction
+            # (the days of both are the ally's own actions, taken from the state before the handler)
+            if st[C.X_PROVOKED] >= 0:
+                need_own += P["ally.provocation_loss"]
+                self.tally.add("provoked challenger decides")
+            if st[C.X_DETECTED] >= 0:
+                need_own += P["challenger.prevention_loss"]
+                self.tally.add("challenger with a detected programme decides")
+        stake_value = 1.0
+        if s == DEFENDER and self.ally and self.chain.at(now) == ref.UNCOMMITTED:
+            stake_value = P["ally.uncommitted_value"]
+            self.tally.add("uncommitted defender decides")
         return ref.Situation(
             side=s,
             type=own_type,
@@ -267,7 +336,7 @@ class Tracker:
             demand=st[C.X_DEMAND] if s == CHALLENGER else self.known_terms[DEFENDER],
             adv_offer=self.known_terms[CHALLENGER] if s == CHALLENGER else -1.0,
             own_offer=st[C.X_OFFER] if s == DEFENDER else -1.0,
-            need_own=(P["challenger.need_rate"] * now if self.need else 0.0) if s == CHALLENGER else 0.0,
+            need_own=need_own,
             need_adv=0.0,  # the defender does not model the challenger's need
             adv_p_greedy=adv_p_greedy,
             committed=fld(st, s, C.S_COMMITTED),
@@ -279,6 +348,8 @@ class Tracker:
             adv_cap=ref.cap(P, 1 - s, force_used),
             menu=frozenset(menu),
             yield_accepts=s == DEFENDER and self.offered[DEFENDER],
+            stake_value=stake_value,
+            no_exit=ref.no_exit(P),
         )
 
     def menu(self, s, h, key, ctr, draws):
@@ -351,8 +422,24 @@ class Tracker:
             assert any(abs(row.value - t) <= ATOL for t in ties), (row.value, e.offer_candidates)
         if move == ref.YIELD and s == DEFENDER:
             assert row.event == ("settle" if self.offered[DEFENDER] else "concede")
+            if not self.offered[DEFENDER]:
+                self.concession(h, sit)
         if move == ref.WAR:
             self.war_lottery(s, h, key, ctr + draws + 2)
+
+    def concession(self, h, sit):
+        """Issue 12: a defender that concedes while publicly committed pays the audience cost and its audience's
+        pressure (``X_AUDIENCE_PAID``); conceding after the challenger used force against the ally (its military
+        carried out limited force: ``X_C_FORCE``, the military's business) is abandonment."""
+        before, after = h.before, h.after
+        committed = fld(before, DEFENDER, C.S_COMMITTED) > 0
+        paid = (self.P["audience.cost"] + sit.pressure) if committed else 0.0
+        assert abs((after[C.X_AUDIENCE_PAID] - before[C.X_AUDIENCE_PAID]) - paid) <= ATOL, (after[C.X_AUDIENCE_PAID], paid)
+        abandoned = self.ally and before[C.X_C_FORCE] > 0
+        assert after[C.X_ABANDONED] == float(abandoned)
+        self.tally.add("abandonment" if abandoned else "concession")
+        if committed:
+            self.tally.add("audience cost paid")
 
     def war_lottery(self, s, h, key, counter):
         """docs "War": one uniform from the deciding leader's stream; the challenger wins if u < pi_C,
@@ -366,17 +453,32 @@ class Tracker:
         assert h.after[C.X_INADVERTENT] == float(self.last_misread[s])
         self.tally.add("war lottery")
 
+    def incident_menu(self, s, h, key, ctr):
+        """"the other moves on its menu": the response rule's menu after an escalation (an incident is perceived as
+        one). The defender: war, yield, escalate under immediate deterrence, tit for tat and generous tit for tat
+        (whose generous draw is for answers, not incidents), plus offers with no rule or reciprocal concessions."""
+        if s == CHALLENGER:
+            return self.menu(s, h, key, ctr, 0)[0]  # after an incident the challenger has no standing offer
+        W, Y, E, OF = ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER
+        if self.response in (RESPONSE_CODE["none"], RESPONSE_CODE["reciprocal_concessions"]):
+            return {W, Y, E, OF}
+        return {W, Y, E}
+
     def incident_check(self, s, h, key, ctr, row):
-        # "the other moves on its menu": the response rule's menu after an escalation (an incident
-        # is perceived as one); variant "incident menu free" gives the free menu (must fail).
-        menu = self.menu(s, h, key, ctr, 0)[0] if s == CHALLENGER else self.menu(s, h, key, ctr, 0)[0] | {ref.WAR}
+        # variant "incident menu free" gives the defender the free menu whatever its rule (must fail)
+        menu = self.incident_menu(s, h, key, ctr)
         if self.variant == "incident menu free" and s == DEFENDER:  # the old (wrong) reading: must fail
             menu = {ref.WAR, ref.YIELD, ref.ESCALATE, ref.OFFER}
         sit = self.situation(s, h, menu)
         ev = ref.evaluate(self.P, sit, self.belief[s]).ev
         war, ev[ref.WAR] = ev[ref.WAR], None
-        x = self.P["decision.precision"] * (war - ref.logit_value(self.P["decision.precision"], ev))
-        p_war = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        if all(v is None for v in ev):
+            # AMBIGUOUS (issue 12): nothing but war left (a defender with no exit facing limited force): it fights
+            p_war = 1.0
+            self.tally.add("incident, no exit")
+        else:
+            x = self.P["decision.precision"] * (war - ref.logit_value(self.P["decision.precision"], ev))
+            p_war = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
         assert abs(row.value - p_war) <= 1e-12, (row.value, p_war)
         u = ref.uniform_at(key, ctr + 2)
         if abs(u - p_war) > BOUNDARY:
@@ -416,9 +518,18 @@ class Tracker:
                 continue
             kind = int(h.msg[C.M_KIND])
             open_crisis = h.before[C.X_OUTCOME] == C.NO_OUTCOME and h.before[C.X_CHALLENGE_TIME] >= 0
-            if (kind in (C.MK_START, C.MK_RENEW) and s == DEFENDER and open_crisis and P["ally.present"] > 0
-                    and P["mix.public_statement"] > 0):
-                self.statement_committed = True  # "a public statement of support sent during a crisis"
+            if kind == C.MK_RENEW and s == DEFENDER and open_crisis and self.ally and P["mix.public_statement"] > 0:
+                # "a public statement of support sent during a crisis" commits the defender; issue 12: it is sent
+                # with probability A_SEND[z][public statement] (the first renewable instrument: the handler's
+                # first draw), z the defender's commitment now
+                z = self.chain.at(h.now)
+                u = ref.uniform_at(self.keys[3 * DEFENDER], int(h.counters[3 * DEFENDER]) + 1)
+                if u < self.ref_tables.a_send[z][ref.PUBLIC_STATEMENT]:
+                    self.statement_committed = True
+                    self.tally.add("statement sent in a crisis")
+                else:
+                    self.tally.add("statement withheld in a crisis")
+                assert h.after[C.X_STATEMENT] == float(self.statement_committed)
             if h.before[C.X_OUTCOME] != C.NO_OUTCOME:
                 continue
             key, ctr = self.keys[3 * s], int(h.counters[3 * s])
@@ -450,4 +561,270 @@ class Tracker:
             for side in (CHALLENGER, DEFENDER):
                 assert np.allclose(bel(h.after, side), self.belief[side], rtol=0, atol=ATOL), (
                     h.now, kind, side, bel(h.after, side), self.belief[side])
+        return self
+
+
+# --- the ally (issue 12) ---------------------------------------------------------------------------------------
+ALLY_LEADER, ALLY_MILITARY = 3 * C.ALLY + C.LEADER, 3 * C.ALLY + C.MILITARY
+DEFENDER_LEADER, CHALLENGER_LEADER = 3 * DEFENDER + C.LEADER, 3 * CHALLENGER + C.LEADER
+TIME_TOL = 1e-9  # days: a delivery time recomputed as "sent + delay" (the same two floats added: exact in practice)
+
+
+@dataclass
+class Expected:
+    """A message the replay expects: to ``actor`` at day ``due``, sent at ``sent``, carrying ``aux``."""
+
+    actor: int
+    kind: int
+    sent: float
+    due: float
+    aux: float
+    flags: int = 0
+    seen: bool = False
+
+
+class AllyTracker:
+    """Independent replay of the ally and of the defender's reassurance in one recorded crisis (issue 12).
+
+    * The defender's reassurance (its ``start`` and ``renew`` handlers): after the handler's earlier draws (a
+      regime's reports, a GRIT transfer's delay), per instrument of its mix in the order tripwire, alliance
+      terms, public statement, private statement, aid, exercises (renewals: from the public statement on), one
+      uniform -- sent iff ``u < A_SEND[z][k]``, ``z`` the commitment (``reference_model.CommitmentChain``) --
+      then one delay ``delay_min + Exp(delay_mean)``. The ally must receive each at that time, flagged withheld
+      if not sent; each instrument sent costs ``effects.cost_<k>`` (``X_REASSURANCE_COST``).
+    * The ally's filter (belief that the defender is committed): from ``ally.p_committed`` at t = 0, predicted
+      by the forward algorithm with ``expm(Q dt)`` (``reference_model.hmm_predict``), updated by Bayes' rule on
+      each instrument received (``A_SEND[1][k]`` vs ``A_SEND[0][k]``) or withheld (1 - those), and once on the
+      defender's conduct after the crisis outcome (``A_YIELD``: conceded, or stood firm). Checked against the
+      trace ``value`` of ``support``, ``reassurance_withheld`` and review rows and the stored belief (1e-12).
+    * Reviews (every ``ally.review_interval`` days): the values of ``reference_model.ally_review_values``, the
+      logit rule (precision ``ally.precision``), the ally's own uniform (stream 6); the event must be the one
+      the choice implies (hedge_start / review / provoke / hedge_stop / stay).
+    * The programme (stream 8): on an order, its maturation ``Exp(programme_time)`` and its detection
+      ``Exp(1 / detection_rate)``; the ``hedge_done`` and ``detect`` messages must arrive then; it proliferates,
+      or is detected, only if it still runs.
+
+    Taken from the engine: the crisis outcome and whether a crisis is open (the crisis leaders, replayed by
+    ``Tracker``), the challenger's levels the ally's audience passes on, the message rows and stream counters.
+    """
+
+    def __init__(self, crisis, result, P: ref.Params, tally=None, variant=""):
+        self.crisis, self.result, self.P = crisis, result, P
+        self.tally = tally if tally is not None else Tally()
+        self.variant = variant
+        self.keys = ref.stream_keys(crisis.seed, crisis.replication)
+        self.T = reference_tables(P)
+        self.chain = ref.CommitmentChain(P, self.keys[ref.STREAM_COMMITMENT])
+        self.lapse, self.recommit = P["ally.lapse_rate"], P["ally.recommit_rate"]
+        self.b, self.t = P["ally.p_committed"], 0.0
+        self.fear = 0.0
+        self.hedging = False
+        self.programme = 0
+        self.proliferated = False
+        self.started = False
+        self.provoked = -1.0
+        self.detected = -1.0
+        self.conduct_seen = False
+        self.cost = 0.0
+        self.expected: list[Expected] = []
+        self.beliefs: list = []  # (day, belief after the message, event)
+        self.instruments = [k for k in range(ref.N_INSTRUMENTS) if P["mix." + ref.INSTRUMENT_NAMES[k]] > 0]
+
+    # --- the filter ------------------------------------------------------------------------------------------
+    def belief_now(self, now):
+        if self.variant == "no lapse in the filter":
+            return self.b
+        return ref.hmm_predict(self.b, self.lapse, self.recommit, now - self.t)
+
+    def store(self, b, now):
+        self.b, self.t = b, now
+
+    def check_belief(self, h, row, b, event):
+        i = C.GLOBAL_FIELDS + C.ALLY * C.STATE_FIELDS + C.S_CONFIDENCE
+        assert abs(h.after[i] - b) <= ATOL, (h.now, event, h.after[i], b)
+        assert abs(row.value - b) <= ATOL, (h.now, event, row.value, b)
+        self.beliefs.append((h.now, b, event))
+
+    # --- the defender's reassurance ------------------------------------------------------------------------------
+    def reassure(self, h, renewal):
+        P = self.P
+        key, ctr = self.keys[DEFENDER_LEADER], int(h.counters[DEFENDER_LEADER])
+        if not renewal:  # the start handler draws first for a regime's reports and a GRIT transfer's delay
+            if P["mix.limited_security_regime"] > 0:
+                ctr += 2
+            if P["mix.grit"] > 0 and P["defender.grit_steps"] > 0 and P["channel.delay_mean"] > 0:
+                ctr += 1
+        z = self.chain.at(h.now)
+        for k in self.instruments:
+            if renewal and k < ref.PUBLIC_STATEMENT:
+                continue
+            ctr += 1
+            p_send = self.T.a_send[z][k]
+            if self.variant == "always sent":
+                p_send = 1.0
+            sent = ref.uniform_at(key, ctr) < p_send
+            d = P["channel.delay_min"]
+            if P["channel.delay_mean"] > 0:
+                ctr += 1
+                d = d + ref.exponential_at(key, ctr, P["channel.delay_mean"])
+            if sent:
+                self.cost += P[ref.COST_KEYS[k]]
+            self.expected.append(Expected(ALLY_LEADER, C.MK_SUPPORT, h.now, h.now + d, float(k),
+                                          0 if sent else C.F_WITHHELD))
+            self.tally.add(f"{'sent' if sent else 'withheld'} {ref.INSTRUMENT_NAMES[k]} ({'' if z else 'un'}committed)")
+
+    def arrived(self, h):
+        """Match a delivery the replay expects (kind, sender's day, aux) and check its day and flags."""
+        kind, aux, sent = int(h.msg[C.M_KIND]), float(h.msg[C.M_AUX]), float(h.msg[C.M_SENT])
+        for e in self.expected:
+            if not e.seen and e.actor == h.actor and e.kind == kind and e.aux == aux and e.sent == sent:
+                e.seen = True
+                assert abs(h.now - e.due) <= TIME_TOL, (kind, h.now, e.due)
+                if kind == C.MK_SUPPORT:
+                    assert (int(h.msg[C.M_FLAGS]) & C.F_WITHHELD) == e.flags
+                return
+        raise AssertionError(f"unexpected message {kind} to {h.actor} at {h.now} (aux {aux}, sent {sent})")
+
+    # --- the ally's leader ------------------------------------------------------------------------------------------
+    def conduct(self, h):
+        st = h.before
+        if self.conduct_seen or st[C.X_OUTCOME] == C.NO_OUTCOME or st[C.X_CHALLENGE_TIME] < 0:
+            return
+        self.conduct_seen = True
+        b = self.belief_now(h.now)
+        y0, y1 = self.T.a_yield
+        if st[C.X_OUTCOME] == C.DEFENDER_CONCEDES:
+            b = ref.hmm_update(b, y1, y0)
+            self.tally.add("conduct: conceded")
+        else:
+            b = ref.hmm_update(b, 1.0 - y1, 1.0 - y0)
+            self.tally.add("conduct: stood firm")
+        self.store(b, h.now)
+        assert h.after[C.X_CONDUCT_SEEN] == 1.0
+
+    def review(self, h, row):
+        P = self.P
+        st = h.before
+        b = self.belief_now(h.now)
+        self.store(b, h.now)
+        crisis_open = st[C.X_OUTCOME] == C.NO_OUTCOME and st[C.X_CHALLENGE_TIME] >= 0
+        crisis_over = st[C.X_OUTCOME] != C.NO_OUTCOME
+        a = ref.ally_attack_risk(P, crisis_open, self.fear)
+        can_risk = P["ally.risk_taking"] > 0 and self.provoked < 0 and not crisis_over
+        values = ref.ally_review_values(P, b, a, not self.proliferated, can_risk)
+        probs = ref.logit(P["ally.precision"], values)
+        u = ref.uniform_at(self.keys[ALLY_LEADER], int(h.counters[ALLY_LEADER]) + 1)
+        acc, choice = 0.0, None
+        for i, pr in enumerate(probs):
+            if pr <= 0:
+                continue
+            acc += pr
+            if abs(u - acc) < BOUNDARY:  # rounding could go either way: follow the engine (counted)
+                self.tally.add("boundary")
+                choice = {"hedge_start": 1, "review": 1, "provoke": 2}.get(row.event, 0)
+                break
+            if u < acc:
+                choice = i
+                break
+        if choice is None:
+            choice = max(i for i, pr in enumerate(probs) if pr > 0)
+        if choice == 1:
+            event = "review" if self.hedging else "hedge_start"
+            if not self.hedging:
+                self.hedging, self.started = True, True
+                self.programme += 1
+        elif choice == 2:
+            event = "provoke"
+            self.provoked = h.now
+        else:
+            event = "hedge_stop" if self.hedging else "stay"
+            self.hedging = False
+        self.tally.add(f"review: {event}")
+        assert row.event == event, (h.now, row.event, event, values, probs, u)
+        self.check_belief(h, row, b, "review")
+        self.expected.append(Expected(ALLY_LEADER, C.MK_REVIEW, h.now, h.now + P["ally.review_interval"], 0.0))
+        return True
+
+    def ally_leader(self, h, row):
+        self.conduct(h)
+        kind = int(h.msg[C.M_KIND])
+        if kind == C.MK_START:
+            self.expected.append(Expected(ALLY_LEADER, C.MK_REVIEW, h.now, h.now + self.P["ally.review_interval"], 0.0))
+        elif kind == C.MK_SUPPORT:
+            self.arrived(h)
+            k = int(h.msg[C.M_AUX])
+            s1, s0 = self.T.a_send[1][k], self.T.a_send[0][k]
+            b = self.belief_now(h.now)
+            withheld = bool(int(h.msg[C.M_FLAGS]) & C.F_WITHHELD)
+            b = ref.hmm_update(b, 1.0 - s1, 1.0 - s0) if withheld else ref.hmm_update(b, s1, s0)
+            self.store(b, h.now)
+            event = "reassurance_withheld" if withheld else "support"
+            assert row.event == event and row.level == k
+            self.check_belief(h, row, b, event)
+        elif kind == C.MK_PRESSURE:
+            self.fear = max(self.fear, float(h.msg[C.M_AUX]))
+            assert h.after[C.GLOBAL_FIELDS + C.ALLY * C.STATE_FIELDS + C.S_ADV_LEVEL] == self.fear
+        elif kind == C.MK_REVIEW:
+            self.arrived(h)
+            self.review(h, row)
+        else:
+            raise AssertionError(f"the ally's leader got message kind {kind}")
+
+    # --- the programme --------------------------------------------------------------------------------------------
+    def ally_military(self, h, row):
+        P = self.P
+        kind = int(h.msg[C.M_KIND])
+        prog = float(h.msg[C.M_AUX])
+        if kind == C.MK_ORDER:
+            key, ctr = self.keys[ALLY_MILITARY], int(h.counters[ALLY_MILITARY])
+            mature = ref.exponential_at(key, ctr + 1, P["ally.programme_time"]) if P["ally.programme_time"] > 0 else 0.0
+            self.expected.append(Expected(ALLY_MILITARY, C.MK_HEDGE_DONE, h.now, h.now + mature, prog))
+            if P["ally.detection_rate"] > 0:
+                detect = ref.exponential_at(key, ctr + 2, 1.0 / P["ally.detection_rate"])
+                self.expected.append(Expected(CHALLENGER_LEADER, C.MK_DETECT, h.now, h.now + detect, prog))
+            assert prog == float(self.programme)
+            return
+        assert kind == C.MK_HEDGE_DONE
+        self.arrived(h)
+        if self.hedging and prog == self.programme and not self.proliferated:
+            self.proliferated = True
+            assert row.event == "proliferate"
+            self.tally.add("proliferated")
+        else:
+            assert row.event == "programme_shelved"
+            self.tally.add("matured after shelving")
+
+    def detect(self, h, row):
+        self.arrived(h)
+        if self.hedging and float(h.msg[C.M_AUX]) == self.programme and self.detected < 0:
+            self.detected = h.now
+            assert row.event == "programme_detected"
+            self.tally.add("detected")
+        else:
+            self.tally.add("detection of a shelved programme ignored")
+
+    # --- the replay --------------------------------------------------------------------------------------------------
+    def run(self):
+        trace = self.result.trace
+        for h in self.crisis.handled:
+            kind = int(h.msg[C.M_KIND])
+            if h.actor == DEFENDER_LEADER and kind in (C.MK_START, C.MK_RENEW):
+                self.reassure(h, renewal=kind == C.MK_RENEW)
+            elif h.actor == ALLY_LEADER:
+                self.ally_leader(h, trace.iloc[h.row])
+            elif h.actor == ALLY_MILITARY:
+                self.ally_military(h, trace.iloc[h.row])
+            elif h.actor == CHALLENGER_LEADER and kind == C.MK_DETECT:
+                self.detect(h, trace.iloc[h.row])
+        st = self.result.state
+        horizon = self.P["crisis.horizon"]
+        missing = [e for e in self.expected if not e.seen and e.due < horizon]
+        assert not missing, missing[:3]
+        assert abs(st[C.X_REASSURANCE_COST] - self.cost) <= ATOL * max(1.0, self.cost)
+        assert st[C.X_PROGRAMME_STARTED] == float(self.started)
+        assert st[C.X_PROLIFERATED] == float(self.proliferated)
+        assert st[C.X_PROVOKED] == self.provoked
+        assert st[C.X_DETECTED] == self.detected
+        challenged = st[C.X_CHALLENGE_TIME] >= 0
+        assert st[C.X_ALLY_OPENED] == float(challenged and 0 <= self.provoked <= st[C.X_CHALLENGE_TIME])
         return self

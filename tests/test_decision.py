@@ -13,6 +13,11 @@ largest seen is 1.1e-16); the logit weights amplify an error in a value by ``lam
 (<= 1e3 * 1e-16 here). 1e-12 is four orders of magnitude above that and six below the smallest
 modelling difference of interest (a mobilisation cost, an audience cost, a step of 0.01 in
 terms): ``test_reference_detects_mutations`` shows that plausible mistakes exceed it.
+
+Issue 12 (the ally as a player) added three things the random situations now vary: the decider's value of the
+stake (an uncommitted defender of an ally values it at ``ally.uncommitted_value``), the no-exit rule of a
+tripwire (the defender cannot yield where the challenger holds limited force) and the ally's own effort, which
+strengthens the defender in every war probability. Each has a mutant that the comparison detects.
 """
 
 from __future__ import annotations
@@ -79,6 +84,22 @@ class TestPayoffs:
         assert [dc.readiness_at(p, CHALLENGER, float(L)) for L in range(6)] == [0, 0, 0, 0.5, 0.75, 1.0]
         pg = default_vector(strategies=["general_deterrence"])
         assert [dc.readiness_at(pg, DEFENDER, float(L)) for L in range(6)] == [0.5, 0.5, 0.5, 0.5, 0.75, 1.0]
+
+    def test_hand_values_with_an_ally(self):
+        """Issue 12: the ally's own effort (default 0.2) multiplies the defender's strength; a tripwire force
+        replaces half of it (effects.tripwire_effort_cut = 0.5); an uncommitted defender values the stake at
+        ally.uncommitted_value = 0.3."""
+        pa = default_vector({"ally.present": True})
+        assert dc.win_probability(pa, 0.0, 0.0, -1) == pytest.approx(0.5 / (0.5 + 0.5 * 1.2), abs=1e-15)
+        pt = default_vector({"ally.present": True}, ["tripwire"])
+        assert dc.win_probability(pt, 0.0, 0.0, -1) == pytest.approx(0.5 / (0.5 + 0.5 * 1.1), abs=1e-15)
+        assert ref.Payoffs(params_of(pt)).pi_c(0.0, 0.0, -1) == pytest.approx(0.5 / 1.05, abs=1e-15)
+        # no ally: no effort even with a tripwire flag set
+        pn = default_vector({}, ["tripwire"])
+        assert dc.win_probability(pn, 0.0, 0.0, -1) == 0.5
+        # stake value: an uncommitted unresolved security seeker (u(1) = 0.5 + 0.3 * 0.5), pi_D = 0.5
+        assert dc.war_value(pa, DEFENDER, 0, 0.5, 0.3) == pytest.approx(0.3 * 0.5 * 0.65 - 0.35, abs=1e-15)
+        assert dc.peace_value(pa, DEFENDER, 0, 0.7, 0.2, 0.3) == pytest.approx(0.3 * 0.3 - 0.1 * 0.2, abs=1e-15)
 
     @pytest.mark.parametrize("seed", [11, 12])
     def test_primitives_match_reference(self, seed):
@@ -209,7 +230,28 @@ class _AdversaryIgnoresFear(ref.LookAhead):
         self.fear_adv = 0.0
 
 
-@pytest.mark.parametrize("mutant", [_NoPressureLater, _NoFirstStrikeInLookahead, _AdversaryIgnoresFear])
+class _StakeValueIgnored(ref.LookAhead):
+    """Mutant (issue 12): the decider values the stake at 1 whatever its commitment."""
+
+    def __init__(self, pay, sit, belief):
+        super().__init__(pay, sit, belief)
+        self.v = 1.0
+
+
+class _NoAllyEffort(ref.Payoffs):
+    """Mutant (issue 12): the ally's own effort does not strengthen the defender."""
+
+    def ally_effort(self):
+        return 0.0
+
+
+class _NoAllyEffortLookAhead(ref.LookAhead):
+    def __init__(self, pay, sit, belief):
+        super().__init__(_NoAllyEffort(pay.P), sit, belief)
+
+
+@pytest.mark.parametrize("mutant", [_NoPressureLater, _NoFirstStrikeInLookahead, _AdversaryIgnoresFear,
+                                    _StakeValueIgnored, _NoAllyEffortLookAhead])
 def test_reference_detects_mutations(mutant):
     """The comparison can fail: small plausible mistakes in the look-ahead exceed the tolerance in at
     least 10% of the random situations (they only matter where pressure, a first strike or fear enter)."""
@@ -224,6 +266,81 @@ def test_reference_detects_mutations(mutant):
         total += 1
         differ += any(a is not None and b is not None and not close(a, b) for a, b in zip(ev, r.ev, strict=True))
     assert differ >= 0.1 * total, (differ, total)
+
+
+# --- no exit (issue 12): situations where it can bind -----------------------------------------------------
+class _NoExitIgnored(ref.LookAhead):
+    """Mutant: the defender can always yield."""
+
+    def trapped_at(self, side, challenger_level):
+        return False
+
+
+class _NoExitAtTheRootOnly(ref.LookAhead):
+    """Mutant: the rule binds the decision itself but not the nodes of the look-ahead."""
+
+    def _without_rule(self, node, rung):
+        saved, self.sit.no_exit = self.sit.no_exit, 0.0
+        try:
+            return node(rung)
+        finally:
+            self.sit.no_exit = saved
+
+    def node_adv(self, rung):
+        return self._without_rule(super().node_adv, rung)
+
+    def node_me(self, rung):
+        return self._without_rule(super().node_me, rung)
+
+
+def _no_exit_situations(rng, n):
+    """Random situations in which the rule can bind: no exit on, ally present with a tripwire, the top rung at
+    3 or higher (so limited force is at most two rungs away), both sides, every menu."""
+    cases = []
+    while len(cases) < n:
+        p = random_vector(rng)
+        p[PARAM_INDEX["ally.present"]] = 1.0
+        p[PARAM_INDEX["mix.tripwire"]] = 1.0
+        p[PARAM_INDEX["effects.tripwire_no_exit"]] = 1.0
+        signals.derive(p)
+        sit = random_situation(rng, p[PARAM_INDEX["stake.status_quo"]])
+        sit.no_exit = 1.0
+        if max(sit.own, sit.adv) < 3:
+            continue
+        cases.append((p, sit, random_belief(rng)))
+    return cases
+
+
+def _differs(ev, r_ev):
+    return any((a is None) != (b is None) or (a is not None and not close(a, b)) for a, b in zip(ev, r_ev, strict=True))
+
+
+def test_no_exit_matches_reference():
+    """300 situations where the no-exit rule can bind (tolerance as above, 1e-12): the root loses yielding when
+    the defender faces limited force, and the nodes where the challenger holds rung 5 lose the defender's yield
+    (its own, or the modelled defender's)."""
+    rng = np.random.default_rng(7070)
+    trapped_roots = 0
+    for p, sit, belief in _no_exit_situations(rng, 300):
+        bad, r = _compare(p, sit, belief)
+        assert not bad, (sit, belief, bad)
+        trapped_roots += sit.side == DEFENDER and sit.adv >= 5 and ref.YIELD in sit.menu
+    assert trapped_roots >= 10  # 15 in this sample: the root rule itself is exercised, not only the nodes
+
+
+@pytest.mark.parametrize("mutant,min_share", [(_NoExitIgnored, 0.08), (_NoExitAtTheRootOnly, 0.05)])
+def test_no_exit_mutations_are_detected(mutant, min_share):
+    """The comparison above can fail: ignoring the rule, or applying it at the root only, changes a value or the
+    menu in a share of those situations (seen: 0.16 and 0.11 of 300; the thresholds are half of that, so
+    that the test checks detection rather than the exact mix of random menus)."""
+    rng = np.random.default_rng(7070)
+    cases = _no_exit_situations(rng, 300)
+    differ = 0
+    for p, sit, belief in cases:
+        ev, _, _ = compiled_evaluate(p, sit, belief)
+        r = mutant(ref.Payoffs(params_of(p)), ref.Situation(**sit.__dict__), list(belief)).evaluate()
+        differ += _differs(ev, r.ev)
+    assert differ >= min_share * len(cases), differ
 
 
 # --- the demand ------------------------------------------------------------------------------------

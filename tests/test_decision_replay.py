@@ -12,13 +12,21 @@ not checked (the two implementations round differently; counted, rare).
 
 This checks ``rules.fill_situation``, the menus, the order of the draws and ``carry_out``
 against the document -- what the unit tests of ``decision.evaluate`` cannot see.
+
+With an ally (issue 12) the tracker also generates the defender's hidden commitment from stream 10 (an
+uncommitted defender values the stake at ``ally.uncommitted_value``), applies the tripwire's evidence, the
+no-exit rule and the ally's effort, adds an ally's provocation and a detected programme to the challenger's
+costs of inaction, replays whether a statement renewed in a crisis was sent (it commits the defender), and
+checks abandonment and the audience cost paid when the defender concedes. The ally's own choices are replayed
+in ``test_ally.py``.
 """
 
 from __future__ import annotations
 
 import pytest
+import reference_model as ref
 from decision_cases import params_of
-from replay_tools import Tally, Tracker, run_recorded
+from replay_tools import AllyTracker, Tally, Tracker, run_recorded
 
 from escalation_sim.model.scenario import Scenario
 
@@ -40,6 +48,18 @@ SCENARIOS = {
     "high precision": ({"decision.precision": 1e3, "channel.misperception": 0.2}, []),
     "complete information": ({"belief.complete_information": True, "channel.misperception": 0.2}, []),
     "ally, tripwire": ({"ally.present": True, "channel.misperception": 0.2}, ["tripwire", "alliance_terms", "tit_for_tat"]),
+    # issue 12: a commitment that lapses and returns every 60 days on average, a tripwire with no exit, statements
+    # renewed in crises, an ally that reviews often (provocations, programmes the challenger detects)
+    "ally, lapsing commitment, no exit": ({
+        "ally.present": True, "ally.lapse_rate": 1 / 60, "ally.recommit_rate": 1 / 60, "ally.p_committed": 0.5,
+        "effects.tripwire_no_exit": True, "channel.misperception": 0.2, "military.incident_rate": 0.06,
+        "defender.renewal_interval": 20.0, "ally.risk_gain": 0.06, "ally.review_interval": 30.0,
+        "ally.detection_rate": 1 / 30, "ally.programme_cost": 0.03, "challenger.p_need": 0.7},
+        ["tripwire", "public_statement", "exercises", "immediate_deterrence"]),
+    "ally, statements, concessions": ({
+        "ally.present": True, "ally.p_committed": 0.3, "ally.lapse_rate": 1 / 90, "defender.renewal_interval": 5.0,
+        "defender.p_resolved": 0.2, "challenger.p_resolved": 0.8, "audience.pressure_gain": 0.08},
+        ["public_statement", "private_statement", "immediate_deterrence"]),
 }
 
 
@@ -56,16 +76,50 @@ def test_decisions_replayed_from_the_document(name, tally):
     for rep in range(N_REPS):
         crisis, result = run_recorded(s, 77, rep)
         Tracker(crisis, result, P, tally=tally, decisions=True).run()
+        if P["ally.present"] > 0:  # and the ally itself (its filter, reviews, programme; the defender's sends)
+            AllyTracker(crisis, result, P, tally).run()
 
 
 def test_decision_replays_exercised_every_move(tally):
     if not tally:
         pytest.skip("run with the replay tests")
     for key in ("decision 0", "decision 1", "decision 2", "decision 3", "decision 4", "opportunity 3",
-                "opportunity 5", "incident check"):
+                "opportunity 5", "incident check",
+                # issue 12
+                "uncommitted defender decides", "provoked challenger decides",
+                "challenger with a detected programme decides", "tripwire evidence", "statement sent in a crisis",
+                "statement withheld in a crisis", "incident, no exit", "abandonment", "concession",
+                "audience cost paid"):
         assert tally.get(key, 0) > 0, (key, dict(tally))
     decisions = sum(v for k, v in tally.items() if k.startswith(("decision", "opportunity")))
     assert decisions > 1000 and tally.get("boundary", 0) <= 0.01 * decisions, dict(tally)
+
+
+def _fails_where_the_tracker_passes(values, strategies, broken, reps=range(N_REPS), seed=77):
+    """The unbroken tracker agrees with the engine on every replication; ``broken`` (a Tracker subclass) does not
+    on at least one, on one of its own assertions (a disagreement with the engine, not an error of the test)."""
+    s = Scenario.build(values=values, strategies=strategies)
+    P = params_of(s.vectors()[0][0])
+    recorded = [run_recorded(s, seed, rep) for rep in reps]
+    for crisis, result in recorded:
+        Tracker(crisis, result, P, decisions=True).run()
+    failed = 0
+    for crisis, result in recorded:
+        try:
+            broken(crisis, result, P, decisions=True).run()
+        except AssertionError:
+            failed += 1
+    assert failed > 0
+
+
+def _broken_situation(change):
+    class Broken(Tracker):
+        def situation(self, side, h, menu):
+            sit = super().situation(side, h, menu)
+            change(self, sit, h)
+            return sit
+
+    return Broken
 
 
 @pytest.mark.parametrize("variant", ["pressure ignored", "need ignored"])
@@ -73,22 +127,44 @@ def test_decision_replay_can_fail(variant):
     """A tracker that forgets the audience pressure, or the costs of inaction, disagrees with the engine."""
     values = {"channel.misperception": 0.2, "challenger.p_need": 1.0, "challenger.need_rate": 0.003,
               "audience.pressure_gain": 0.08}
-    s = Scenario.build(values=values)
-    P = params_of(s.vectors()[0][0])
 
-    class Broken(Tracker):
-        def situation(self, side, h, menu):
-            sit = super().situation(side, h, menu)
-            if variant == "pressure ignored":
-                sit.pressure = 0.0
-            else:
-                sit.need_own = 0.0
-            return sit
+    def change(tracker, sit, h):
+        if variant == "pressure ignored":
+            sit.pressure = 0.0
+        else:
+            sit.need_own = 0.0
 
-    with pytest.raises(AssertionError):
-        for rep in range(N_REPS):
-            crisis, result = run_recorded(s, 77, rep)
-            Broken(crisis, result, P, decisions=True).run()
+    _fails_where_the_tracker_passes(values, [], _broken_situation(change))
+
+
+ALLY_LAPSING = SCENARIOS["ally, lapsing commitment, no exit"]
+
+
+@pytest.mark.parametrize("variant", ["stake value 1", "ally losses ignored", "no exit ignored", "no ally effort"])
+def test_ally_decision_replay_can_fail(variant, monkeypatch):
+    """Issue 12: a tracker that forgets an uncommitted defender's lower stake value, the costs of inaction an
+    ally's provocation or a detected programme add, the no-exit rule, or the ally's effort in the war
+    probabilities disagrees with the engine (on the scenario with a lapsing commitment and no exit)."""
+    def change(tracker, sit, h):
+        if variant == "stake value 1":
+            sit.stake_value = 1.0
+        elif variant == "ally losses ignored" and sit.side == 0:  # need_rate * t only
+            sit.need_own = tracker.P["challenger.need_rate"] * h.now if tracker.need else 0.0
+        elif variant == "no exit ignored":
+            sit.no_exit = 0.0
+
+    broken = _broken_situation(change)
+    if variant == "no ally effort":
+        class NoEffort(Tracker):  # effort dropped in the look-ahead and the war lottery, after the good run
+            def run(self):
+                monkeypatch.setattr(ref.Payoffs, "ally_effort", lambda self: 0.0)
+                try:
+                    return super().run()
+                finally:
+                    monkeypatch.undo()
+
+        broken = NoEffort
+    _fails_where_the_tracker_passes(*ALLY_LAPSING, broken)
 
 
 # --- documented disagreements between docs/model.md and the code ------------------------------------------------

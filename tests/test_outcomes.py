@@ -73,6 +73,35 @@ def test_degenerate_priors_with_strategies(strategies):
     assert np.array_equal(actual[:, without(C.X_COMPLETE)], twin[:, without(C.X_COMPLETE)])
 
 
+ALLY_NOISY = {"ally.present": True, "ally.lapse_rate": 1 / 90, "ally.recommit_rate": 1 / 90, "ally.p_committed": 0.6,
+              "defender.renewal_interval": 30.0, "ally.review_interval": 45.0, "ally.risk_gain": 0.06,
+              "effects.tripwire_lr": 2.0, "channel.misperception": 0.25, "military.incident_rate": 0.06}
+
+
+@pytest.mark.parametrize("strategies", [
+    ["tripwire", "public_statement", "immediate_deterrence"],  # the tripwire's evidence is a Bayes update too
+    ["alliance_terms", "aid", "exercises", "tit_for_tat"],
+])
+def test_degenerate_priors_with_an_ally(strategies):
+    """Issue 12: the ally's filter, reviews and programme, the commitment chain and the tripwire's evidence do not
+    depend on what the crisis leaders know: with degenerate priors the run still equals its twin, provocations,
+    programmes, detections and abandonments included."""
+    values = {"challenger.p_greedy": 1.0, "challenger.p_resolved": 0.0, "defender.p_greedy": 0.0,
+              "defender.p_resolved": 1.0, **ALLY_NOISY}
+    actual, twin = states(values, strategies), states(values, strategies, twin=True)
+    assert np.array_equal(actual[:, without(C.X_COMPLETE)], twin[:, without(C.X_COMPLETE)])
+    assert (actual[:, C.X_PROVOKED] >= 0).sum() > 50 and (actual[:, C.X_PROGRAMME_STARTED] > 0).sum() > 50
+
+
+def test_ally_twins_differ_with_private_information():
+    """The test above can fail: at the default priors the ally's runs and their twins differ (the crisis changes
+    what the ally sees, hence its belief and choices)."""
+    strategies = ["tripwire", "public_statement", "immediate_deterrence"]
+    actual, twin = states(ALLY_NOISY, strategies), states(ALLY_NOISY, strategies, twin=True)
+    conf = C.GLOBAL_FIELDS + C.ALLY * C.STATE_FIELDS + C.S_CONFIDENCE
+    assert (actual[:, conf] != twin[:, conf]).sum() > 50
+
+
 def test_complete_information_scenario_equals_its_twin():
     """belief.complete_information = true: the run *is* its twin (default priors, default noise)."""
     values = {"belief.complete_information": True}
