@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 import numba
 import numpy as np
 
-from ..model.constants import STATE_SIZE
+from ..model.constants import N_STREAMS, STATE_SIZE
 from ..model.scenario import Scenario
 from . import _kernel
 from .outputs import N_BINS, BlockResults, CellTotals
@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_BLOCK", "GENERATOR", "N_BINS", "BlockResults", "CellTotals",
            "n_blocks", "run_blocks", "run_cell", "warm_up"]
 
 DEFAULT_BLOCK = 4096
-GENERATOR = "splitmix64 counter-based streams keyed by (seed, replication, stream); 10 streams per replication"
+GENERATOR = f"splitmix64 counter-based streams keyed by (seed, replication, stream); {N_STREAMS} streams per replication"
 
 
 def n_blocks(replications: int, block_size: int) -> int:

@@ -101,7 +101,8 @@ MK_OPPORTUNITY = 10  # clock: a challenge opportunity arrives (Poisson process)
 MK_GRIT = 11  # clock: the defender's next announced GRIT transfer is due
 MK_TRANSFER = 12  # a GRIT transfer, defender -> challenger leader (aux = amount)
 MK_DETECT = 13  # clock: the challenger detects the ally's programme (aux = programme number)
-N_KINDS = 14
+MK_PROVOKE = 14  # the ally's provocation reaches the challenger's leader
+N_KINDS = 15
 KIND_NAMES = (
     "start",
     "signal",
@@ -117,6 +118,7 @@ KIND_NAMES = (
     "grit_step",
     "transfer",
     "detect",
+    "provocation",
 )
 PRIORITY_BASE = 2  # delayed messages get priority PRIORITY_BASE + kind (SimPy uses 0, 1)
 
@@ -260,7 +262,9 @@ X_AUDIENCE_PAID = 30  # audience costs the defender paid for yielding while publ
 X_PROGRAMME_STARTED = 31  # 1 once the ally started a proliferation programme
 X_CONDUCT_SEEN = 32  # 1 once the ally has taken the crisis outcome into account
 X_STATEMENT = 33  # 1 once the defender is committed by a public statement of support sent during the crisis
-GLOBAL_FIELDS = 34
+X_DEPLOYED = 34  # standing instruments actually deployed at t = 0 (bits: 1 tripwire, 2 alliance terms)
+X_ALLY_RISK = 35  # day the ally decided to take risks against the challenger (-1: never)
+GLOBAL_FIELDS = 36
 
 # per-state block, at GLOBAL_FIELDS + state * STATE_FIELDS
 S_LEVEL = 0  # level of the last move this leader decided

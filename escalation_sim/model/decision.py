@@ -54,7 +54,7 @@ from .constants import (
     THREAT,
     TOP_RUNG,
 )
-from .doctrine import ally_effort, standing_readiness_of
+from .doctrine import standing_readiness_of
 from .params import PARAM_INDEX as _I
 
 # --- parameter positions ---------------------------------------------------------
@@ -99,7 +99,8 @@ SIT_BEST_OFFER = 20  # out: terms of the best offer (if MV_OFFER is available)
 SIT_P_ADV_GREEDY = 21  # out: the decider's belief that the adversary is greedy
 SIT_STAKE_VALUE = 22  # the decider's value of the stake relative to 1 (an uncommitted defender of an ally: < 1)
 SIT_NO_EXIT = 23  # 1: the defender cannot yield once the challenger holds limited force (a tripwire, Schelling)
-SIT_SIZE = 24
+SIT_ALLY_EFFORT = 24  # the ally's own defence effort in a war over it (doctrine.ally_effort)
+SIT_SIZE = 28
 
 # --- one scratch array per engine: the situation, move values, probabilities, likelihoods, look-ahead ------
 SCR_SIT = 0
@@ -173,13 +174,14 @@ def readiness_at(p, side, level):
 
 
 @njit(cache=True, inline="always")
-def win_probability(p, ready_c, ready_d, first):
+def win_probability(p, ready_c, ready_d, first, effort):
     """Probability the challenger wins a war that ``first`` starts (0 challenger, 1 defender, -1 neither strikes first).
 
-    With an ally, the defender's side is also stronger by the ally's own defence effort.
+    With an ally, the defender's side is also stronger by ``effort``, the ally's own defence effort
+    (:func:`escalation_sim.model.doctrine.ally_effort`).
     """
     sc = p[BALANCE] * (1.0 + p[MOB_GAIN] * ready_c)
-    sd = (1.0 - p[BALANCE]) * (1.0 + p[MOB_GAIN] * ready_d) * (1.0 + ally_effort(p))
+    sd = (1.0 - p[BALANCE]) * (1.0 + p[MOB_GAIN] * ready_d) * (1.0 + effort)
     if first == CHALLENGER:
         sc *= 1.0 + p[FIRST_STRIKE]
     elif first == DEFENDER:
@@ -310,6 +312,7 @@ def evaluate(p, ws, belief, bo):
     ac_cost = p[AUDIENCE_COST]
     v_me = ws[SCR_SIT + SIT_STAKE_VALUE]
     no_exit = ws[SCR_SIT + SIT_NO_EXIT]  # the defender cannot yield once the challenger holds limited force
+    effort = ws[SCR_SIT + SIT_ALLY_EFFORT]
     for i in range(N_MOVES):
         ws[SCR_EV + i] = NEG
     own = ws[SCR_SIT + SIT_OWN_LEVEL]
@@ -340,7 +343,7 @@ def evaluate(p, ws, belief, bo):
         lvl_adv = float(rung - 1)
         rc = readiness_at(p, CHALLENGER, lvl_me if me == CHALLENGER else lvl_adv)
         rd = readiness_at(p, DEFENDER, lvl_me if me == DEFENDER else lvl_adv)
-        pi_adv_first = win_probability(p, rc, rd, adv)
+        pi_adv_first = win_probability(p, rc, rd, adv, effort)
         my_war = war_value(p, me, k, pi_adv_first, v_me)
         can_up = rung < TOP_RUNG and rung + 1 <= adv_cap
         comm_adv = 1.0 if (pol_adv > 0.0 or lvl_adv >= THREAT) else 0.0
@@ -366,7 +369,7 @@ def evaluate(p, ws, belief, bo):
         lvl_adv = float(rung)
         rc = readiness_at(p, CHALLENGER, lvl_me if me == CHALLENGER else lvl_adv)
         rd = readiness_at(p, DEFENDER, lvl_me if me == DEFENDER else lvl_adv)
-        pi_me_first = win_probability(p, rc, rd, me)
+        pi_me_first = win_probability(p, rc, rd, me, effort)
         vm_w = war_value(p, me, k, pi_me_first, v_me)
         comm_me = 1.0 if (pol_me > 0.0 or lvl_me >= THREAT) else 0.0
         vm_y = my_yield_base - audience_cost(p, comm_me, pres_me)
@@ -399,14 +402,15 @@ def evaluate(p, ws, belief, bo):
     # --- the decider's moves now -----------------------------------------------------------
     ready_adv = readiness_at(p, adv, adv_level)
     if me == CHALLENGER:
-        pi_now = win_probability(p, ws[SCR_SIT + SIT_READY_OWN], ready_adv, me)
+        pi_now = win_probability(p, ws[SCR_SIT + SIT_READY_OWN], ready_adv, me, effort)
     else:
-        pi_now = win_probability(p, ready_adv, ws[SCR_SIT + SIT_READY_OWN], me)
+        pi_now = win_probability(p, ready_adv, ws[SCR_SIT + SIT_READY_OWN], me, effort)
     if allow & (1 << MV_WAR):
         ws[SCR_EV + MV_WAR] = war_value(p, me, k, pi_now, v_me)
     if allow & (1 << MV_WAIT):  # before a crisis: the status quo stands, no audience cost
         ws[SCR_EV + MV_WAIT] = my_yield_base
-    trapped = no_exit > 0.0 and me == DEFENDER and adv_level >= TOP_RUNG
+    # no exit blocks yielding, not accepting a challenger's offer (which is not yielding)
+    trapped = no_exit > 0.0 and me == DEFENDER and adv_level >= TOP_RUNG and ws[SCR_SIT + SIT_YIELD_ACCEPTS] == 0.0
     if (allow & (1 << MV_YIELD)) and not trapped:
         if ws[SCR_SIT + SIT_YIELD_ACCEPTS] > 0.0:
             ws[SCR_EV + MV_YIELD] = my_yield_base
@@ -438,6 +442,7 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
     """
     tmp = WS_TMP
     v_me = ws[SCR_SIT + SIT_STAKE_VALUE]
+    effort = ws[SCR_SIT + SIT_ALLY_EFFORT]
     if me == CHALLENGER:  # the challenger lowers its demand below d, keeping more than q
         low = q + MIN_STEP
         high = d - MIN_STEP
@@ -449,7 +454,7 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
     # the adversary's values at the node where it answers the offer (it is at adv_level, I am at own)
     rc = readiness_at(p, CHALLENGER, own if me == CHALLENGER else adv_level)
     rd = readiness_at(p, DEFENDER, own if me == DEFENDER else adv_level)
-    pi_adv_first = win_probability(p, rc, rd, adv)
+    pi_adv_first = win_probability(p, rc, rd, adv, effort)
     my_war = war_value(p, me, k, pi_adv_first, v_me)
     comm_adv = 1.0 if (pol_adv > 0.0 or adv_level >= THREAT) else 0.0
     up = top + 1.0
@@ -526,7 +531,7 @@ def screening_demand(p, ws, belief, bo):
     k = int(ws[SCR_SIT + SIT_TYPE])
     q = ws[SCR_SIT + SIT_Q]
     rc = ws[SCR_SIT + SIT_READY_OWN]
-    pi = win_probability(p, rc, readiness_at(p, DEFENDER, 0.0), -1)  # a refusal: war, neither side striking first
+    pi = win_probability(p, rc, readiness_at(p, DEFENDER, 0.0), -1, ws[SCR_SIT + SIT_ALLY_EFFORT])  # a refusal: war, neither side striking first
     my_war = war_value(p, CHALLENGER, k, pi)
     fear = p[FEAR] * p_greedy(belief, bo)  # an accepted demand is a peaceful outcome: the fear term applies
     best = NEG

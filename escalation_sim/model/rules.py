@@ -29,6 +29,7 @@ from numba import njit
 from . import decision as dc
 from .beliefs import DIM_INTENTION, DIM_RESOLVE, bayes, point_mass, report
 from .constants import (
+    ALLIANCE_TERMS,
     ALLY,
     AUDIENCE,
     CHALLENGER,
@@ -96,6 +97,7 @@ from .constants import (
     MK_OPPORTUNITY,
     MK_ORDER,
     MK_PRESSURE,
+    MK_PROVOKE,
     MK_RENEW,
     MK_REVIEW,
     MK_SIGNAL,
@@ -150,6 +152,7 @@ from .constants import (
     WAR_OUTCOME,
     X_ABANDONED,
     X_ALLY_OPENED,
+    X_ALLY_RISK,
     X_AUDIENCE_PAID,
     X_C_FORCE,
     X_C_TYPE,
@@ -159,6 +162,7 @@ from .constants import (
     X_CONDUCT_SEEN,
     X_D_TYPE,
     X_DEMAND,
+    X_DEPLOYED,
     X_DETECTED,
     X_END_TIME,
     X_ERROR,
@@ -183,7 +187,15 @@ from .constants import (
     X_TRANSFERS,
     X_WINNER,
 )
-from .doctrine import escalation_cap, no_exit, policy_committed, standing_readiness_of
+from .doctrine import (
+    DEPLOYED_TERMS,
+    DEPLOYED_TRIPWIRE,
+    ally_effort,
+    escalation_cap,
+    no_exit,
+    policy_committed,
+    standing_readiness_of,
+)
 from .params import PARAM_INDEX as _I
 from .rng import exponential, init_streams, uniform
 from .signals import A_SEND, A_YIELD, T_CHALLENGE, T_ESCALATE, T_OFFER, T_TRANSFER, prior_of, t_index
@@ -461,15 +473,24 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr, twin):
     st[X_WINNER] = -1.0
     st[ix(CHALLENGER, S_KNOWN_TERMS)] = -1.0
     st[ix(DEFENDER, S_KNOWN_TERMS)] = -1.0
-    st[ix(DEFENDER, S_COMMITTED)] = policy_committed(p, DEFENDER)
     st[ix(DEFENDER, S_READINESS)] = standing_readiness_of(p, DEFENDER)
     st[X_PROVOKED] = -1.0
     st[X_DETECTED] = -1.0
     st[X_NEXT_SWITCH] = np.inf
+    st[X_ALLY_RISK] = -1.0
     if p[ALLY_PRESENT] > 0.0:  # the defender's hidden commitment, and the ally's prior about it
         st[X_COMMITTED] = 1.0 if uniform(keys, ctr, STREAM_COMMITMENT) < p[ALLY_P_COMMITTED] else 0.0
         st[X_NEXT_SWITCH] = switch_wait(p, keys, ctr, st[X_COMMITTED])
         set_ally_belief(st, p[ALLY_P_COMMITTED], 0.0)
+        # the standing instruments (tripwire, alliance terms): deployed at t = 0, or withheld, by the defender's
+        # commitment (one uniform each from the defender leader's stream)
+        z = int(st[X_COMMITTED])
+        deployed = 0
+        for k, bit in ((TRIPWIRE, DEPLOYED_TRIPWIRE), (ALLIANCE_TERMS, DEPLOYED_TERMS)):
+            if p[MIX_INSTR0 + k] > 0.0 and uniform(keys, ctr, 3 * DEFENDER + LEADER) < p[A_SEND + z * N_INSTRUMENTS + k]:
+                deployed |= bit
+        st[X_DEPLOYED] = deployed
+    st[ix(DEFENDER, S_COMMITTED)] = policy_committed(p, DEFENDER, int(st[X_DEPLOYED]))
     return mix
 
 
@@ -560,8 +581,9 @@ def fill_situation(st, p, ws, s, now, allow):
         ws[SIT + dc.SIT_ADV_P_GREEDY] = p[C_P_GREEDY] if s == CHALLENGER else p[D_P_GREEDY]
     ws[SIT + dc.SIT_COMMITTED] = st[ix(s, S_COMMITTED)]
     # commitments by policy: a posture (general deterrence, tripwire, terms) or a public statement made in the crisis
-    ws[SIT + dc.SIT_POLICY_OWN] = max(policy_committed(p, s), st[X_STATEMENT] if s == DEFENDER else 0.0)
-    ws[SIT + dc.SIT_POLICY_ADV] = max(policy_committed(p, adv), st[X_STATEMENT] if adv == DEFENDER else 0.0)
+    deployed = int(st[X_DEPLOYED])
+    ws[SIT + dc.SIT_POLICY_OWN] = max(policy_committed(p, s, deployed), st[X_STATEMENT] if s == DEFENDER else 0.0)
+    ws[SIT + dc.SIT_POLICY_ADV] = max(policy_committed(p, adv, deployed), st[X_STATEMENT] if adv == DEFENDER else 0.0)
     ws[SIT + dc.SIT_PRESSURE_OWN] = pressure_now(st, p, s, now)
     ws[SIT + dc.SIT_READY_OWN] = st[ix(s, S_READINESS)]
     ws[SIT + dc.SIT_OWN_CAP] = escalation_cap(p, s, st[ix(s, S_FORCE_SEEN)])
@@ -571,7 +593,8 @@ def fill_situation(st, p, ws, s, now, allow):
     # an uncommitted defender values its ally's stake less (read after committed_now has advanced the chain)
     uncommitted = s == DEFENDER and p[ALLY_PRESENT] > 0.0 and st[X_COMMITTED] == 0.0
     ws[SIT + dc.SIT_STAKE_VALUE] = p[ALLY_UNCOMMITTED] if uncommitted else 1.0
-    ws[SIT + dc.SIT_NO_EXIT] = no_exit(p)
+    ws[SIT + dc.SIT_NO_EXIT] = no_exit(p, deployed)
+    ws[SIT + dc.SIT_ALLY_EFFORT] = ally_effort(p, deployed)
     ws[SIT + dc.SIT_BEST_OFFER] = -1.0
 
 
@@ -713,8 +736,10 @@ def go_to_war(st, p, keys, ctr, s, now):
     """Leader ``s`` starts a war: one draw decides the winner (strength, readiness, first strike)."""
     rc = st[ix(CHALLENGER, S_READINESS)]
     rd = st[ix(DEFENDER, S_READINESS)]
-    pi = dc.win_probability(p, rc, rd, s)
+    pi = dc.win_probability(p, rc, rd, s, ally_effort(p, int(st[X_DEPLOYED])))
     won = uniform(keys, ctr, 3 * s + LEADER) < pi
+    if s == CHALLENGER and p[ALLY_PRESENT] > 0.0:
+        st[X_C_FORCE] = 1.0  # a war the challenger starts is an attack on the ally
     st[X_WINNER] = 0.0 if won else 1.0
     st[X_INADVERTENT] = st[ix(s, S_LAST_MISREAD)]
     end_crisis(st, WAR_OUTCOME, now, 1.0 if won else 0.0)
@@ -782,12 +807,12 @@ def receive_reports(st, p, keys, ctr, ws, info, s):
             right = uniform(keys, ctr, stream) < p[LSR_ACCURACY]
             report(st, bo, dim, truth if right else 1 - truth, p[LSR_ACCURACY])
             info[I_EVENT] = EV_REPORT
-    if s == CHALLENGER and p[ALLY_PRESENT] > 0.0 and p[MIX_INSTR0 + TRIPWIRE] > 0.0 and st[X_COMPLETE] == 0.0:
+    if s == CHALLENGER and int(st[X_DEPLOYED]) & DEPLOYED_TRIPWIRE and st[X_COMPLETE] == 0.0:
         lr = p[TRIPWIRE_LR]  # troops on the ally's soil: evidence that the defender is resolved (small by default)
         lo = dc.SCR_LIK
         for k in range(N_TYPES):
             ws[lo + k] = lr if k & 1 else 1.0
-        bayes(st, bo, ws, lo, 0.0)
+        bayes(st, bo, ws, lo, p[MOTIVATED_BIAS] * st[X_NEED])
     if s == CHALLENGER and p[MIX_NC] > 0.0:
         truth = (adv_type >> DIM_INTENTION) & 1
         right = uniform(keys, ctr, stream) < p[NC_ACCURACY]
@@ -974,7 +999,8 @@ def grit_step(st, p, keys, ctr, out, n, now):
 def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
     """The defender reassures its ally with the instruments of its mix (all at t = 0, the renewable ones at renewals).
 
-    For each instrument, one uniform decides whether the defender actually sends it: with probability
+    For each renewable instrument, one uniform decides whether the defender actually sends it (the tripwire and
+    alliance terms were decided at set-up, ``X_DEPLOYED``, with the same probability): with probability
     ``signals.A_SEND[z][k]``, a logit choice between the value of a reassured ally (less if it is not committed,
     ``z = 0``) and the instrument's cost (plus, for an uncommitted defender's public statement, the audience cost
     it risks). Then one delay draw: the instrument, or the news that it was withheld, reaches the ally. Each
@@ -987,7 +1013,11 @@ def send_reassurance(st, p, keys, ctr, out, n, now, renewal):
     for k in range(first, N_INSTRUMENTS):
         if p[MIX_INSTR0 + k] <= 0.0:
             continue
-        sent = uniform(keys, ctr, src) < p[A_SEND + int(z) * N_INSTRUMENTS + k]
+        if k == TRIPWIRE or k == ALLIANCE_TERMS:  # decided at set-up (X_DEPLOYED)
+            bit = DEPLOYED_TRIPWIRE if k == TRIPWIRE else DEPLOYED_TERMS
+            sent = (int(st[X_DEPLOYED]) & bit) != 0
+        else:
+            sent = uniform(keys, ctr, src) < p[A_SEND + int(z) * N_INSTRUMENTS + k]
         d = channel_delay(p, keys, ctr, src, False)
         public = 0.0 if k == PRIVATE_STATEMENT else 1.0
         if not sent:
@@ -1035,6 +1065,11 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
         return n
     if kind == MK_DETECT:
         programme_detected(st, info, msg, now)
+        return 0
+    if kind == MK_PROVOKE:  # the ally's provocation arrives: it adds to the challenger's costs of inaction
+        if st[X_PROVOKED] < 0.0:
+            st[X_PROVOKED] = now
+        info[I_EVENT] = EV_PROVOKE
         return 0
     if kind == MK_RENEW:  # reassurance of the ally outlives the crisis
         info[I_EVENT] = EV_RENEW
@@ -1142,9 +1177,11 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
 def absorb_conduct(st, p, now):
     """Once a crisis has an outcome, the ally reads the defender's conduct in it (at its next message).
 
-    Yielding to the challenger is evidence that the defender is not committed, standing firm (every other
-    outcome of a crisis) that it is: the likelihoods are the defender's probabilities of yielding at its first
-    answer, committed or not (``signals.A_YIELD``).
+    The likelihoods are the defender's probabilities of yielding at its first answer, committed or not
+    (``signals.A_YIELD``): yielding ``A_YIELD[z]``, standing firm (every other outcome of a crisis)
+    ``1 - A_YIELD[z]``. Yielding is usually evidence that the defender is not committed; where a committed
+    defender yields more often (rare in the box: when yielding keeps more than the expected share of a war),
+    the ally's model says so and a concession raises its belief.
     """
     if st[X_CONDUCT_SEEN] > 0.0 or st[X_OUTCOME] == NO_OUTCOME or st[X_CHALLENGE_TIME] < 0.0:
         return
@@ -1192,7 +1229,7 @@ def ally_review(st, p, keys, ctr, ws, out, info, now):
     ws[ev + 0] = -e * a * (1.0 - b)  # stay (or shelve a running programme)
     if st[X_PROLIFERATED] == 0.0:
         ws[ev + 1] = -p[ALLY_PROG_COST] - e * a * (1.0 - b) * (1.0 - p[ALLY_PROTECTION])  # hedge
-    if p[ALLY_RISK_TAKING] > 0.0 and st[X_PROVOKED] < 0.0 and not crisis_over(st):
+    if p[ALLY_RISK_TAKING] > 0.0 and st[X_ALLY_RISK] < 0.0 and not crisis_over(st):
         a_risk = a + (1.0 - a) * p[ALLY_PROVOKE_ATTACK]
         ws[ev + 2] = b * p[ALLY_RISK_GAIN] - (1.0 - b) * e * a_risk  # take risks against the challenger
     u = uniform(keys, ctr, me)
@@ -1208,11 +1245,12 @@ def ally_review(st, p, keys, ctr, ws, out, info, now):
             n = emit(out, n, 0.0, 0.0, 3 * ALLY + MILITARY, MK_ORDER, me, 0.0, 0.0, 0.0, now, st[ix(ALLY, S_PROGRAMME)])
         else:
             info[I_EVENT] = EV_REVIEW
-    elif choice == 2:
-        st[X_PROVOKED] = now
+    elif choice == 2:  # the provocation acts when it reaches the challenger
+        st[X_ALLY_RISK] = now
         info[I_EVENT] = EV_PROVOKE
-        n = emit(out, n, 1.0, channel_delay(p, keys, ctr, me, False), 3 * CHALLENGER + AUDIENCE, MK_SIGNAL, me,
-                 THREAT, 1.0, F_OBSERVED, now, 0.0)
+        d = channel_delay(p, keys, ctr, me, False)
+        n = emit(out, n, 1.0, d, 3 * CHALLENGER + LEADER, MK_PROVOKE, me, THREAT, 1.0, 0.0, now, 0.0)
+        n = emit(out, n, 1.0, d, 3 * CHALLENGER + AUDIENCE, MK_SIGNAL, me, THREAT, 1.0, F_OBSERVED, now, 0.0)
     else:
         if hedging:
             st[ix(ALLY, S_HEDGING)] = 0.0

@@ -58,7 +58,7 @@ from .constants import (
     PUBLIC_STATEMENT,
     TOP_RUNG,
 )
-from .doctrine import escalation_cap, no_exit, policy_committed
+from .doctrine import ally_effort, deployed_by_policy, escalation_cap, no_exit, policy_committed
 from .params import DERIVED0, N_DERIVED
 from .params import PARAM_INDEX as _I
 
@@ -120,15 +120,17 @@ def _start_situation(p, ws, side, k, own, adv, demand, adv_p_greedy):
     ws[dc.SCR_SIT + dc.SIT_ADV_OFFER] = -1.0
     ws[dc.SCR_SIT + dc.SIT_OWN_OFFER] = -1.0
     ws[dc.SCR_SIT + dc.SIT_ADV_P_GREEDY] = adv_p_greedy
-    pol = policy_committed(p, side)
+    deployed = deployed_by_policy(p)  # the receiver models the sender's posture as its policy says
+    pol = policy_committed(p, side, deployed)
     ws[dc.SCR_SIT + dc.SIT_POLICY_OWN] = pol
-    ws[dc.SCR_SIT + dc.SIT_POLICY_ADV] = policy_committed(p, 1 - side)
+    ws[dc.SCR_SIT + dc.SIT_POLICY_ADV] = policy_committed(p, 1 - side, deployed)
     ws[dc.SCR_SIT + dc.SIT_COMMITTED] = 1.0 if (pol > 0.0 or own >= 2) else 0.0
     ws[dc.SCR_SIT + dc.SIT_READY_OWN] = dc.readiness_at(p, side, own)
     ws[dc.SCR_SIT + dc.SIT_OWN_CAP] = float(TOP_RUNG)  # the receiver models a free sender
     ws[dc.SCR_SIT + dc.SIT_ADV_CAP] = escalation_cap(p, 1 - side, 0.0)
     ws[dc.SCR_SIT + dc.SIT_STAKE_VALUE] = 1.0
-    ws[dc.SCR_SIT + dc.SIT_NO_EXIT] = no_exit(p)
+    ws[dc.SCR_SIT + dc.SIT_NO_EXIT] = no_exit(p, deployed)
+    ws[dc.SCR_SIT + dc.SIT_ALLY_EFFORT] = ally_effort(p, deployed)
 
 
 @njit(cache=True)

@@ -173,8 +173,8 @@ def check_scenario(s: Scenario) -> None:
             "incident_rate * incident_tick_mean must be <= 1 (a tick accepts at most one incident)",
         )
     renewal = s.value("defender.renewal_interval")
-    if 0.0 < renewal < 0.1:
-        raise ConfigError(src, "defender.renewal_interval", f"got {renewal:g}; allowed: 0 (one-off) or at least 0.1 days")
+    if 0.0 < renewal < 1.0:
+        raise ConfigError(src, "defender.renewal_interval", f"got {renewal:g}; allowed: 0 (one-off) or at least 1 day")
     if s.value("crisis.horizon") / s.value("ally.review_interval") > 1e6:
         raise ConfigError(src, "ally.review_interval", "more than a million reviews within the horizon; allowed: horizon / review_interval <= 1e6")
     if s.value("ally.present") == 0.0:
