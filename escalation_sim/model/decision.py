@@ -113,7 +113,13 @@ WS_AA = WS_AM + _R * N_TYPES  # value to the adversary's type
 WS_MM = WS_AA + _R * N_TYPES  # value to me of node (rung, I move)
 WS_MA = WS_MM + _R * N_TYPES
 WS_TMP = WS_MA + _R * N_TYPES
-SCRATCH_SIZE = WS_TMP + 64
+# memo of evaluate (evaluate_cached): one slot per (side, type); key = the situation's inputs, the belief and the mix
+CACHE = WS_TMP + 64
+_KEY = SIT_SIZE + N_TYPES + 1
+_VAL = N_MOVES + 2
+SLOT = 1 + _KEY + _VAL  # valid flag, key, values
+N_SLOTS = 2 * N_TYPES
+SCRATCH_SIZE = CACHE + N_SLOTS * SLOT
 
 NEG = -1e300  # value of a move that is not on the menu
 MIN_STEP = 0.01  # the smallest change of terms an offer makes (shares of the stake)
@@ -219,12 +225,29 @@ def audience_cost(p, committed, pressure):
 
 
 @njit(cache=True, inline="always")
+def _weight(lam, v, m):
+    """``exp(lam * (v - m))`` for a value on the menu (0 for NEG); exactly 1 at the maximum, 0 far below it.
+
+    ``exp(0)`` is exactly 1 and ``exp(x)`` is exactly 0 below -745.2 in IEEE doubles, so skipping those two
+    calls changes no bit of the result.
+    """
+    if v <= NEG:
+        return 0.0
+    if v == m:
+        return 1.0
+    x = lam * (v - m)
+    if x < -746.0:
+        return 0.0
+    return np.exp(x)
+
+
+@njit(cache=True, inline="always")
 def _softmax3(lam, a, b, c, out, o):
     """Logit probabilities of three values (NEG = not available) into ``out[o:o+3]``."""
     m = max(a, max(b, c))
-    ea = np.exp(lam * (a - m)) if a > NEG else 0.0
-    eb = np.exp(lam * (b - m)) if b > NEG else 0.0
-    ec = np.exp(lam * (c - m)) if c > NEG else 0.0
+    ea = _weight(lam, a, m)
+    eb = _weight(lam, b, m)
+    ec = _weight(lam, c, m)
     s = ea + eb + ec
     out[o] = ea / s
     out[o + 1] = eb / s
@@ -244,10 +267,7 @@ def logit_probabilities(lam, values, vo, n, out, oo):
             m = values[vo + i]
     s = 0.0
     for i in range(n):
-        if values[vo + i] > NEG:
-            e = np.exp(lam * (values[vo + i] - m))
-        else:
-            e = 0.0
+        e = _weight(lam, values[vo + i], m)
         out[oo + i] = e
         s += e
     if s > 0.0:  # an empty menu leaves every probability 0 (callers check)
@@ -501,10 +521,10 @@ def _evaluate_offer(p, ws, belief, bo, me, adv, k, lam, q, d, top, own, adv_leve
             va_e = ws[tmp + 20 + j]
             # four options: accept, war, yield, escalate
             m = max(max(va_a, va_w), max(va_y, va_e))
-            ea = np.exp(lam * (va_a - m))
-            ew = np.exp(lam * (va_w - m))
-            ey = np.exp(lam * (va_y - m)) if va_y > NEG else 0.0
-            ee = np.exp(lam * (va_e - m)) if va_e > NEG else 0.0
+            ea = _weight(lam, va_a, m)
+            ew = _weight(lam, va_w, m)
+            ey = _weight(lam, va_y, m)
+            ee = _weight(lam, va_e, m)
             s = ea + ew + ey + ee
             v = (ea * mine + ew * my_war + ey * my_yield_adv) / s
             if ee > 0.0:
@@ -552,3 +572,54 @@ def screening_demand(p, ws, belief, bo):
             best = total
             best_d = x
     return best_d
+
+
+@njit(cache=True, inline="always")
+def _input_field(i):
+    """True for the fields of the situation that are inputs of :func:`evaluate` (not its outputs)."""
+    return i != SIT_BEST_OFFER and i != SIT_P_ADV_GREEDY
+
+
+@njit(cache=True)
+def evaluate_cached(p, ws, belief, bo, mix):
+    """:func:`evaluate`, remembered: the same inputs give the same values without the look-ahead.
+
+    ``evaluate`` is a deterministic function of the parameter vector and its inputs (the situation's input
+    fields and the belief), so when a leader decides again in exactly the same situation (a challenger letting
+    opportunities pass with nothing new, or the next replication's leader of the same type in the same opening
+    situation) its values are copied from a memo instead of being recomputed. One slot per (side, type); the
+    key includes the defender mix drawn (``mix``: a row of ``p_mixes``), and a scratch array is never shared by
+    two parameter matrices. Skipping the recomputation changes no number (the identity tests compare both
+    engines, and the memo is exercised by both).
+    """
+    slot = CACHE + (int(ws[SCR_SIT + SIT_SIDE]) * N_TYPES + int(ws[SCR_SIT + SIT_TYPE])) * SLOT
+    key = slot + 1
+    val = key + _KEY
+    hit = ws[slot] > 0.0 and ws[key + SIT_SIZE + N_TYPES] == mix
+    if hit:
+        for i in range(SIT_SIZE):
+            if _input_field(i) and ws[key + i] != ws[SCR_SIT + i]:
+                hit = False
+                break
+    if hit:
+        for j in range(N_TYPES):
+            if ws[key + SIT_SIZE + j] != belief[bo + j]:
+                hit = False
+                break
+    if hit:
+        for i in range(N_MOVES):
+            ws[SCR_EV + i] = ws[val + i]
+        ws[SCR_SIT + SIT_BEST_OFFER] = ws[val + N_MOVES]
+        ws[SCR_SIT + SIT_P_ADV_GREEDY] = ws[val + N_MOVES + 1]
+        return
+    evaluate(p, ws, belief, bo)
+    ws[slot] = 1.0
+    for i in range(SIT_SIZE):
+        ws[key + i] = ws[SCR_SIT + i]
+    for j in range(N_TYPES):
+        ws[key + SIT_SIZE + j] = belief[bo + j]
+    ws[key + SIT_SIZE + N_TYPES] = mix
+    for i in range(N_MOVES):
+        ws[val + i] = ws[SCR_EV + i]
+    ws[val + N_MOVES] = ws[SCR_SIT + SIT_BEST_OFFER]
+    ws[val + N_MOVES + 1] = ws[SCR_SIT + SIT_P_ADV_GREEDY]

@@ -681,10 +681,10 @@ def decide(st, p, keys, ctr, ws, s, now, allow):
     if s == DEFENDER and p[ALLY_PRESENT] > 0.0:
         committed_now(st, p, keys, ctr, now)
     fill_situation(st, p, ws, s, now, allow)
-    dc.evaluate(p, ws, st, ix(s, S_BELIEF))
+    dc.evaluate_cached(p, ws, st, ix(s, S_BELIEF), st[X_MIX])
     if fallback_if_empty(ws, allow):
         fill_situation(st, p, ws, s, now, BIT_WAR | BIT_YIELD)
-        dc.evaluate(p, ws, st, ix(s, S_BELIEF))
+        dc.evaluate_cached(p, ws, st, ix(s, S_BELIEF), st[X_MIX])
     u = uniform(keys, ctr, 3 * s + LEADER)
     return dc.choose(p[PRECISION], ws, dc.SCR_EV, N_MOVES, u, ws, dc.SCR_PROBS)
 
@@ -930,7 +930,7 @@ def incident_check(st, p, keys, ctr, ws, info, s, now):
     if s == DEFENDER and p[ALLY_PRESENT] > 0.0:
         committed_now(st, p, keys, ctr, now)
     fill_situation(st, p, ws, s, now, allow)
-    dc.evaluate(p, ws, st, ix(s, S_BELIEF))
+    dc.evaluate_cached(p, ws, st, ix(s, S_BELIEF), st[X_MIX])
     war = ws[dc.SCR_EV + MV_WAR]
     ws[dc.SCR_EV + MV_WAR] = dc.NEG
     dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, N_MOVES, ws, dc.SCR_PROBS)

@@ -1,0 +1,211 @@
+"""The model side of the calibration (escalation_sim/analysis/calibration.py) and run --posterior.
+
+What can fail here: the simulator's shares must be the kernel's counts divided by the right denominators
+(crises, or two parties per crisis); every particle of a generation must see the same random numbers; the
+calibration must recover parameters from fake targets the model itself generated; its output must not depend on
+the number of threads; a bad calibration file must be refused naming the field, with nothing written.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from escalation_sim.analysis.calibration import OUTPUTS, ModelSimulator, load_calibration, posterior_cells
+from escalation_sim.calibration.abc import ABCConfig
+from escalation_sim.calibration.posterior import combined_share
+from escalation_sim.calibration.run import calibrate
+from escalation_sim.engines import montecarlo as mc
+from escalation_sim.errors import ConfigError
+from escalation_sim.model import measures
+from escalation_sim.model.constants import NO_CHALLENGE
+from escalation_sim.model.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CAL = ROOT / "experiments" / "calibration-crisis-record.toml"
+
+
+def test_shipped_calibration_file_loads():
+    spec = load_calibration(CAL)
+    assert len(spec.priors) >= 6  # issue 13: at least six free parameters at once
+    assert spec.roles.get("icb_actor_duration") == "fit"
+    assert spec.base.mixes and len(spec.base.mixes) > 1
+
+
+def test_simulator_shares_are_the_kernels_counts():
+    """Independent recount: final states of the same replications, classified with model/measures.py."""
+    base = Scenario.build(values={"military.incident_rate": 0.05, "channel.misperception": 0.2})
+    sim = ModelSimulator(base, ("channel.misperception",), 600, block_size=200, threads=1)
+    out = sim(np.array([[0.2]]), 5)
+    states = mc.final_states(base, 5, range(600))
+    crises = [s for s in states if measures.is_crisis(s)]
+    viol = np.bincount([measures.violence(s) for s in crises], minlength=4) / len(crises)
+    host = np.bincount([measures.hostility(s) for s in crises], minlength=4) / len(crises)
+    actor = np.bincount([measures.actor_outcome(s, side) for s in crises for side in (0, 1)], minlength=4)
+    assert np.array_equal(out["icb_violence"][0], viol)
+    assert np.array_equal(out["mid_hostility"][0], host)
+    assert np.array_equal(out["icb_actor_outcome"][0], actor / (2 * len(crises)))
+    assert len(crises) == sum(1 for s in states if s[0] != NO_CHALLENGE)
+
+
+def test_particles_share_random_numbers():
+    """Common random numbers: the same parameter vector gives the same shares whatever the other particles."""
+    base = Scenario.build()
+    sim = ModelSimulator(base, ("channel.misperception", "intent.fear_loss"), 400, threads=1)
+    a = sim(np.array([[0.1, 0.1]]), 9)
+    b = sim(np.array([[0.2, 0.05], [0.1, 0.1]]), 9)
+    for name in OUTPUTS:
+        assert np.array_equal(a[name][0], b[name][1])
+    c = sim(np.array([[0.1, 0.1]]), 10)
+    assert not np.array_equal(a["icb_violence"][0], c["icb_violence"][0])
+
+
+BAD = [
+    ("[calibration]\nname='x'\n", "calibration.scenario"),
+    ("[calibration]\nscenario='calibration-base.toml'\nbogus=1\n", "calibration.bogus"),
+    ("[calibration]\nscenario='calibration-base.toml'\n", "parameters"),
+    ("[calibration]\nscenario='calibration-base.toml'\n[parameters.'decision.precision']\nlow=5\n", "parameters.decision.precision"),
+    ("[calibration]\nscenario='calibration-base.toml'\n[parameters.'no.such']\nlow=0\nhigh=1\n", "parameters.no.such"),
+    ("[calibration]\nscenario='calibration-base.toml'\n[parameters.'channel.misperception']\nlow=0.5\nhigh=2\n", "parameters.channel.misperception"),
+    ("[calibration]\nscenario='calibration-base.toml'\n[parameters.'channel.misperception']\nlow=0\nhigh=0.2\n[abc]\npopulation_size=1\n", "abc.population_size"),
+    ("[calibration]\nscenario='calibration-base.toml'\n[parameters.'channel.misperception']\nlow=0\nhigh=0.2\n[abc]\nwhat=1\n", "abc.what"),
+    ("[calibration]\nscenario='calibration-base.toml'\ntargets='missing.toml'\n[parameters.'channel.misperception']\nlow=0\nhigh=0.2\n", "calibration.targets"),
+    ("[calibration]\nscenario='calibration-base.toml'\n[parameters.'channel.misperception']\nlow=0\nhigh=0.2\n[roles]\nicb_violence='maybe'\n", "roles"),
+]
+
+
+@pytest.mark.parametrize("text,field", BAD)
+def test_bad_calibration_file_names_the_field(tmp_path, text, field):
+    (tmp_path / "calibration-base.toml").write_text((ROOT / "experiments" / "calibration-base.toml").read_text())
+    f = tmp_path / "cal.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_calibration(f)
+    assert e.value.field == field
+    assert str(f) in str(e.value)
+
+
+def test_bad_calibration_file_exits_2_and_writes_nothing(tmp_path):
+    f = tmp_path / "cal.toml"
+    f.write_text("[calibration]\nname='x'\n")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(f), "--out", str(out)],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "calibration.scenario" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_combined_interval_is_the_monte_carlo_interval_for_one_point():
+    """A one-point posterior: the combined interval is the binomial (Wilson) interval of R crises."""
+    from escalation_sim.stats import wilson
+
+    s = combined_share(np.full(5, 0.2), None, 1000)
+    lo, hi = wilson(200, 1000)
+    assert s["share_parameters"] == pytest.approx(0.0, abs=1e-20)  # identical draws: rounding only
+    assert s["low"] == pytest.approx(lo, abs=1e-12) and s["high"] == pytest.approx(hi, abs=1e-12)
+
+
+def test_posterior_cells_pairs():
+    class C:
+        def __init__(self, i):
+            self.index, self.label, self.overrides = i, f"c{i}", {}
+
+    p = np.array([[0.1, 0.12, 0.11], [0.2, 0.22, 0.21]])
+    cells, pairs = posterior_cells([C(0), C(1)], p, 10_000)
+    assert pairs["p_a_less_war"].iloc[0] == 1.0  # the first cell gives less war at every draw
+    assert cells["mean"].iloc[0] == pytest.approx(0.11)
+
+
+def _fake_targets(path: Path, truth: dict, sim: ModelSimulator, seed: int) -> None:
+    out = sim(np.array([list(truth.values())]), seed)
+    v = out["icb_violence"][0]
+    a = out["icb_actor_outcome"][0]
+    path.write_text(textwrap.dedent(f"""
+        format = "escalation-sim calibration targets"
+        format_version = 1
+        tolerance = 0.005
+        [targets.icb_violence]
+        description = "fake"
+        output = "icb_violence"
+        role = "fit"
+        n = 2000
+        shares = {{ none = {v[0]!r}, minor_clashes = {v[1]!r}, serious_clashes = {v[2]!r}, full_scale_war = {v[3]!r} }}
+        [targets.icb_violence.source]
+        dataset = "the model itself at known parameters"
+        version = "test"
+        unit = "crisis"
+        variable = "violence"
+        codebook = "tests/test_calibration_model.py"
+        [targets.icb_actor_outcome]
+        description = "fake"
+        output = "icb_actor_outcome"
+        role = "fit"
+        n = 2000
+        shares = {{ victory = {a[0]!r}, compromise = {a[1]!r}, stalemate = {a[2]!r}, defeat = {a[3]!r} }}
+        [targets.icb_actor_outcome.source]
+        dataset = "the model itself at known parameters"
+        version = "test"
+        unit = "crisis actor"
+        variable = "outcome"
+        codebook = "tests/test_calibration_model.py"
+    """))
+
+
+@pytest.mark.slow
+def test_recovery_of_known_parameters(tmp_path):
+    """Fake targets from the model at known parameters (a different seed from the fit's: the targets carry their own
+    sampling noise, as data do): the true values lie inside the 90% posterior intervals. Two parameters that move
+    the targets strongly, a small fast configuration (~1-2 minutes on 2 cores)."""
+    base = Scenario.build(values={"crisis.opportunity_rate": 0.05})
+    truth = {"military.incident_rate": 0.03, "intent.fear_loss": 0.12}
+    sim = ModelSimulator(base, tuple(truth), 1500)
+    targets = tmp_path / "targets.toml"
+    _fake_targets(targets, truth, ModelSimulator(base, tuple(truth), 20_000), seed=777)
+    priors = {"military.incident_rate": {"low": 0.0, "high": 0.06}, "intent.fear_loss": {"low": 0.0, "high": 0.25}}
+    run = calibrate(sim, OUTPUTS, targets, None, ABCConfig(population_size=150, seed=3, max_generations=5,
+                                                           replications=1500), priors=priors,
+                    known_parameters=list(truth), figures=False)
+    post = run.result.posterior_frame()
+    for k, v in truth.items():
+        w = post["weight"].to_numpy()
+        order = np.argsort(post[k].to_numpy())
+        cw = np.cumsum(w[order]) / w.sum()
+        lo = post[k].to_numpy()[order][np.searchsorted(cw, 0.05)]
+        hi = post[k].to_numpy()[order][min(len(cw) - 1, np.searchsorted(cw, 0.95))]
+        assert lo <= v <= hi, (k, lo, v, hi)
+
+
+@pytest.mark.slow
+def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
+    """The same seed and configuration give the same posterior bytes with 1 or 2 Numba threads (subprocesses)."""
+    cfg = tmp_path / "cal.toml"
+    (tmp_path / "calibration-base.toml").write_text((ROOT / "experiments" / "calibration-base.toml").read_text())
+    cfg.write_text(textwrap.dedent("""
+        [calibration]
+        scenario = "calibration-base.toml"
+        [parameters."intent.fear_loss"]
+        low = 0.0
+        high = 0.25
+        [parameters."channel.misperception"]
+        low = 0.0
+        high = 0.25
+        [abc]
+        population_size = 20
+        replications = 300
+        seed = 4
+        max_generations = 2
+    """))
+    outs = []
+    for t in (1, 2):
+        out = tmp_path / f"out{t}"
+        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out),
+                            "--threads", str(t)], capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        outs.append((out / "posterior.csv").read_bytes())
+    assert outs[0] == outs[1]
