@@ -619,10 +619,10 @@ def tables(P: Params) -> Tables:
     a_send = [[send_probability(P, z, k) for k in range(N_INSTRUMENTS)] for z in (0, 1)]
     a_yield = []
     for z in (0, 1):
-        # the ally's model of the defender's conduct: the defender's types at their first answer to a challenge
-        # (the start situation of the tables above, free menu), valuing the stake at 1 if committed, at
-        # ally.uncommitted_value if not; averaged over the defender's prior. AMBIGUOUS (issue 12, docs not yet
-        # rewritten): read from the code's docstring of signals.derive and rules.absorb_conduct.
+        # the ally's model of the defender's conduct (docs "The ally": "the probability a defender of commitment z
+        # yields at its first answer to a challenge (the look-ahead at the prior, averaged over the defender's
+        # types)"): the start situation of the tables above, free menu, valuing the stake at 1 if committed, at
+        # ally.uncommitted_value if not. AMBIGUOUS: the situation's details, read from signals.derive.
         total = 0.0
         for k in range(4):
             sit = start_situation(P, DEFENDER, k, 0.0, 1.0, bar, free)
