@@ -22,8 +22,8 @@ def random_vector(rng: np.random.Generator) -> np.ndarray:
 
     The ally (issue 12): present in 40% (its effort strengthens the defender in every war; the ally's
     parameters, the instrument costs and the tripwire's effects are already drawn in their boxes); then a
-    tripwire in half of those (it cuts the ally's effort and commits the defender), with the no-exit rule in
-    half of those. These draws come after the original ones, so the original vectors are unchanged.
+    tripwire in half of those (deployed, it cuts the ally's effort: see ``random_situation``), with the no-exit
+    rule in half of those. These draws come after the original ones, so the original vectors are unchanged.
     """
     values = {sp.key: rng.uniform(*sp.box) for sp in SPEC if sp.illustrative and sp.box}
     r = rng.random()
@@ -43,8 +43,12 @@ def random_vector(rng: np.random.Generator) -> np.ndarray:
     return p
 
 
-def random_situation(rng: np.random.Generator, q0: float) -> ref.Situation:
-    """A decision situation with every field varied (levels 0-5, menus, offers, commitments, caps...)."""
+def random_situation(rng: np.random.Generator, q0: float, p: np.ndarray | None = None) -> ref.Situation:
+    """A decision situation with every field varied (levels 0-5, menus, offers, commitments, caps...).
+
+    With the parameter vector ``p``: the ally's effort of the replication (0 without an ally), the tripwire of the
+    mix deployed or, in 30% of the cases with one, withheld (then the effort is not cut).
+    """
     side = int(rng.integers(2))
     q = q0 if rng.random() < 0.5 else min(0.95, q0 + rng.uniform(0.0, 0.15))
     d = q + 0.015 if rng.random() < 0.05 else q + rng.uniform(0.0, 1.0) * (1.0 - q)
@@ -77,6 +81,12 @@ def random_situation(rng: np.random.Generator, q0: float) -> ref.Situation:
     # (it matters where the defender faces, or models, a challenger at limited force)
     sit.stake_value = 1.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 1.0))
     sit.no_exit = float(rng.random() < 0.3)
+    if p is not None:
+        P = params_of(p)
+        deployed = set(ref.deployed_by_policy(P))
+        if ref.TRIPWIRE in deployed and rng.random() < 0.3:
+            deployed.discard(ref.TRIPWIRE)
+        sit.ally_effort = ref.ally_effort(P, frozenset(deployed))
     return sit
 
 
@@ -122,6 +132,7 @@ def to_scratch(sit: ref.Situation) -> np.ndarray:
         dc.SIT_BEST_OFFER: -1.0,
         dc.SIT_STAKE_VALUE: sit.stake_value,
         dc.SIT_NO_EXIT: sit.no_exit,
+        dc.SIT_ALLY_EFFORT: sit.ally_effort,
     }
     for f, v in fields.items():
         ws[s + f] = v

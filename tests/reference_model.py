@@ -104,27 +104,15 @@ class Payoffs:
             return max(self.standing(side), (level - 1.0) / 4.0)
         return self.standing(side)
 
-    def ally_effort(self) -> float:
-        """The ally's own defence effort in a war over it (issue 12; code: ``doctrine.ally_effort``).
-
-        ``ally.defence_effort``, less the share ``effects.tripwire_effort_cut`` a tripwire force replaces
-        (free riding); 0 without an ally. AMBIGUOUS: docs/model.md's "War" formula has no such factor
-        (its ally section is not yet rewritten); the issue asks for "its own defence effort falls when
-        forward forces stand in for it", and the code multiplies S_D by (1 + effort).
-        """
-        P = self.P
-        if P["ally.present"] <= 0:
-            return 0.0
-        return P["ally.defence_effort"] * (1.0 - P["mix.tripwire"] * P["effects.tripwire_effort_cut"])
-
-    def pi_c(self, r_c: float, r_d: float, first: int) -> float:
+    def pi_c(self, r_c: float, r_d: float, first: int, effort: float = 0.0) -> float:
         """S_C / (S_C + S_D); ``first`` = the side that strikes first, -1 for neither.
 
-        With an ally the defender's side is stronger by the ally's own effort: S_D times (1 + effort).
+        With an ally the defender's side is stronger by the ally's own effort ``effort`` (docs "The ally": "S_D
+        times 1 + effort"; :func:`ally_effort` of what was actually deployed, or of the mix in a receiver's model).
         """
         P = self.P
         s_c = P["war.balance"] * (1.0 + P["war.mobilization_gain"] * r_c)
-        s_d = (1.0 - P["war.balance"]) * (1.0 + P["war.mobilization_gain"] * r_d) * (1.0 + self.ally_effort())
+        s_d = (1.0 - P["war.balance"]) * (1.0 + P["war.mobilization_gain"] * r_d) * (1.0 + effort)
         if first == CHALLENGER:
             s_c = s_c * (1.0 + P["war.first_strike"])
         if first == DEFENDER:
@@ -201,10 +189,10 @@ class Situation:
     adv_cap: float = 5.0
     menu: frozenset = field(default_factory=lambda: frozenset((WAR, YIELD, ESCALATE, OFFER)))
     yield_accepts: bool = False
-    # issue 12 (the ally as a player). AMBIGUOUS: docs/model.md's ally section is not yet rewritten; both
-    # fields follow the issue and the code's docstrings (decision.SIT_STAKE_VALUE, SIT_NO_EXIT).
+    # issue 12 (the ally as a player; docs/model.md, "The ally")
     stake_value: float = 1.0  # the decider's value of the stake (an uncommitted defender of an ally: < 1)
-    no_exit: float = 0.0  # 1: the defender cannot yield where the challenger holds limited force (a tripwire)
+    no_exit: float = 0.0  # 1: the defender cannot yield where the challenger holds limited force (a deployed tripwire)
+    ally_effort: float = 0.0  # the ally's own effort in every war probability (``ally_effort`` of the deployment)
 
 
 @dataclass
@@ -275,8 +263,8 @@ class LookAhead:
         """Win probability with readiness from the two levels ("readiness from the two levels")."""
         p = self.pay
         if self.me == CHALLENGER:
-            return p.pi_c(p.readiness(CHALLENGER, my_level), p.readiness(DEFENDER, adv_level), first)
-        return p.pi_c(p.readiness(CHALLENGER, adv_level), p.readiness(DEFENDER, my_level), first)
+            return p.pi_c(p.readiness(CHALLENGER, my_level), p.readiness(DEFENDER, adv_level), first, self.sit.ally_effort)
+        return p.pi_c(p.readiness(CHALLENGER, adv_level), p.readiness(DEFENDER, my_level), first, self.sit.ally_effort)
 
     # -- the nodes ------------------------------------------------------------------------
     def node_adv(self, rung: int):
@@ -348,16 +336,16 @@ class LookAhead:
             # the leader strikes first, its actual readiness, the adversary's from its perceived level
             r_adv = p.readiness(self.adv_side, s.adv)
             if self.me == CHALLENGER:
-                pi = p.pi_c(s.ready_own, r_adv, CHALLENGER)
+                pi = p.pi_c(s.ready_own, r_adv, CHALLENGER, s.ally_effort)
             else:
-                pi = p.pi_c(r_adv, s.ready_own, DEFENDER)
+                pi = p.pi_c(r_adv, s.ready_own, DEFENDER, s.ally_effort)
             ev[WAR] = p.war(self.me, s.type, pi, self.v)
         if WAIT in s.menu:
             ev[WAIT] = self.my_yield_base()  # the status quo with costs of inaction, no audience cost
-        # no exit: a defender facing a challenger at limited force cannot yield. AMBIGUOUS: this also takes
-        # away accepting a challenger's offer made at limited force (the defender's "yield" after an offer),
-        # although "Payoffs" says accepting an offer is not yielding. As in the code.
-        if YIELD in s.menu and not self.trapped_at(self.me, s.adv):
+        # no exit: a defender facing a challenger at limited force cannot yield; it can still accept a challenger's
+        # offer (docs "The ally": "Under no exit the defender can still accept a challenger's offer (accepting is
+        # not yielding)"; its "yield" after a perceived offer is that acceptance)
+        if YIELD in s.menu and not (self.trapped_at(self.me, s.adv) and not s.yield_accepts):
             if s.yield_accepts:  # accepting a challenger offer is not yielding
                 ev[YIELD] = self.my_yield_base()
             else:
@@ -438,7 +426,8 @@ def evaluate(P: Params, sit: Situation, belief) -> Evaluation:
 
 
 # --- the demand (docs/model.md, "The demand") --------------------------------------------------
-def screening_demand(P: Params, k: int, q: float, ready_own: float, belief, fear_in_peace: bool = True):
+def screening_demand(P: Params, k: int, q: float, ready_own: float, belief, fear_in_peace: bool = True,
+                     effort: float = 0.0):
     """Return ``(demand or -1, {candidate: value})``.
 
     "for each defender type j, the largest demand x_j that j prefers to war (without first
@@ -446,7 +435,7 @@ def screening_demand(P: Params, k: int, q: float, ready_own: float, belief, fear
     picks the demand with the best expected value under its belief, counting a refusal as war."
 
     AMBIGUOUS: the readiness in that war. As in the code: the challenger's actual readiness,
-    the defender's standing readiness. A demand is capped at 1 (the whole stake). A type
+    the defender's standing readiness; the ally's effort ``effort`` (that of the challenger's situation). A demand is capped at 1 (the whole stake). A type
     accepts when x <= x_j (with a 1e-12 tolerance so that equal limits computed twice agree).
 
     DISCREPANCY (``fear_in_peace``): "Every peaceful outcome ... costs a leader F times its
@@ -455,7 +444,7 @@ def screening_demand(P: Params, k: int, q: float, ready_own: float, belief, fear
     ``fear_in_peace=False`` this function follows the code (used to check everything else).
     """
     pay = Payoffs(P)
-    pi = pay.pi_c(ready_own, pay.standing(DEFENDER), -1)
+    pi = pay.pi_c(ready_own, pay.standing(DEFENDER), -1, effort)
     limits = []
     for j in range(4):
         keep = pay.u_inv(DEFENDER, j, pay.war(DEFENDER, j, pi))
@@ -488,13 +477,26 @@ def side_prior(P: Params, side: int) -> list:
     return prior(P[f"{name}.p_greedy"], P[f"{name}.p_resolved"])
 
 
-def policy_committed(P: Params, side: int) -> float:
-    """Committed by policy from t = 0: general deterrence; with an ally, a tripwire or alliance terms."""
+def deployed_by_policy(P: Params) -> frozenset:
+    """The standing instruments (tripwire, alliance terms) the mix calls for; none without an ally.
+
+    What a receiver's level-1 model of a sender assumes (the tables of "The receiver's model of the sender" are
+    computed once per parameter vector, not per replication). AMBIGUOUS: docs/model.md does not say which posture
+    the modelled sender has; the code (``signals._start_situation``: ``doctrine.deployed_by_policy``) takes the mix.
+    """
+    if P["ally.present"] <= 0:
+        return frozenset()
+    return frozenset(k for k in (TRIPWIRE, ALLIANCE_TERMS) if P["mix." + INSTRUMENT_NAMES[k]] > 0)
+
+
+def policy_committed(P: Params, side: int, deployed: frozenset) -> float:
+    """Committed by policy from t = 0: general deterrence, or a deployed tripwire or alliance terms ("Standing
+    instruments are deployed or withheld at t = 0 ... one that is withheld has no effect at all (no commitment ...)")."""
     if side != DEFENDER:
         return 0.0
     if P["mix.general_deterrence"] > 0:
         return 1.0
-    if P["ally.present"] > 0 and (P["mix.tripwire"] > 0 or P["mix.alliance_terms"] > 0):
+    if P["ally.present"] > 0 and (TRIPWIRE in deployed or ALLIANCE_TERMS in deployed):
         return 1.0
     return 0.0
 
@@ -506,10 +508,20 @@ def cap(P: Params, side: int, force_seen: bool = False) -> float:
     return float(TOP)
 
 
-def no_exit(P: Params) -> float:
-    """1 with an ally, a tripwire in the mix and ``effects.tripwire_no_exit``: "once the challenger has used force,
-    a defender with a tripwire cannot yield (Schelling's 'no graceful way out')" (params.SPEC)."""
-    return 1.0 if (P["ally.present"] > 0 and P["mix.tripwire"] > 0 and P["effects.tripwire_no_exit"] > 0) else 0.0
+def no_exit(P: Params, deployed: frozenset) -> float:
+    """1 with an ally, a deployed tripwire and ``effects.tripwire_no_exit``: "once the challenger has used force,
+    the defender cannot yield: 'no graceful way out'" (docs "The ally"); a withheld tripwire has no exit rule."""
+    return 1.0 if (P["ally.present"] > 0 and TRIPWIRE in deployed and P["effects.tripwire_no_exit"] > 0) else 0.0
+
+
+def ally_effort(P: Params, deployed: frozenset) -> float:
+    """The ally's own defence effort in a war over it (docs "The ally"): ``ally.defence_effort``, cut by the share
+    ``effects.tripwire_effort_cut`` if a tripwire force is deployed (free riding; a withheld one cuts nothing);
+    0 without an ally."""
+    if P["ally.present"] <= 0:
+        return 0.0
+    cut = P["effects.tripwire_effort_cut"] if TRIPWIRE in deployed else 0.0
+    return P["ally.defence_effort"] * (1.0 - cut)
 
 
 def start_situation(P: Params, side: int, k: int, own: float, adv: float, demand: float, menu) -> Situation:
@@ -520,15 +532,18 @@ def start_situation(P: Params, side: int, k: int, own: float, adv: float, demand
     AMBIGUOUS: the sender's caps, commitment, readiness and what it thinks the receiver
     believes. As in the code: the sender may climb to 5, the receiver within its doctrine's
     cap; the sender is committed by policy or at threat and above; its readiness is that of
-    its level; the receiver believes it greedy with its side's prior p_greedy (level 1).
+    its level; the receiver believes it greedy with its side's prior p_greedy (level 1); its
+    standing instruments are those of the mix (``deployed_by_policy``).
     """
     name = "challenger" if side == CHALLENGER else "defender"
-    pol = policy_committed(P, side)
+    deployed = deployed_by_policy(P)
+    pol = policy_committed(P, side, deployed)
     return Situation(
         side=side, type=k, own=own, adv=adv, q=P["stake.status_quo"], demand=demand,
         adv_p_greedy=P[f"{name}.p_greedy"], committed=1.0 if (pol > 0 or own >= THREAT) else 0.0,
-        policy_own=pol, policy_adv=policy_committed(P, 1 - side), ready_own=Payoffs(P).readiness(side, own),
-        own_cap=float(TOP), adv_cap=cap(P, 1 - side), menu=frozenset(menu), stake_value=1.0, no_exit=no_exit(P),
+        policy_own=pol, policy_adv=policy_committed(P, 1 - side, deployed), ready_own=Payoffs(P).readiness(side, own),
+        own_cap=float(TOP), adv_cap=cap(P, 1 - side), menu=frozenset(menu), stake_value=1.0,
+        no_exit=no_exit(P, deployed), ally_effort=ally_effort(P, deployed),
     )
 
 
@@ -555,7 +570,8 @@ def tables(P: Params) -> Tables:
     # the challenger's demand at the prior, per type (at t = 0 its readiness is 0). The code's reading
     # of the screening rule (no fear term, see screening_demand) so that the tables' other entries are
     # checked independently of that discrepancy (an xfail test documents it).
-    demand0 = [screening_demand(P, k, q0, 0.0, d_prior, fear_in_peace=True)[0] for k in range(4)]
+    effort = ally_effort(P, deployed_by_policy(P))
+    demand0 = [screening_demand(P, k, q0, 0.0, d_prior, fear_in_peace=True, effort=effort)[0] for k in range(4)]
     # AMBIGUOUS: "the challenger's prior demand" in the defender-side tables. As in the code:
     # its prior mean over the challenger's types, a type without a demand counting as q.
     bar = sum(c_prior[k] * (demand0[k] if demand0[k] >= 0 else q0) for k in range(4))
@@ -603,10 +619,10 @@ def tables(P: Params) -> Tables:
     a_send = [[send_probability(P, z, k) for k in range(N_INSTRUMENTS)] for z in (0, 1)]
     a_yield = []
     for z in (0, 1):
-        # the ally's model of the defender's conduct: the defender's types at their first answer to a challenge
-        # (the start situation of the tables above, free menu), valuing the stake at 1 if committed, at
-        # ally.uncommitted_value if not; averaged over the defender's prior. AMBIGUOUS (issue 12, docs not yet
-        # rewritten): read from the code's docstring of signals.derive and rules.absorb_conduct.
+        # the ally's model of the defender's conduct (docs "The ally": "the probability a defender of commitment z
+        # yields at its first answer to a challenge (the look-ahead at the prior, averaged over the defender's
+        # types)"): the start situation of the tables above, free menu, valuing the stake at 1 if committed, at
+        # ally.uncommitted_value if not. AMBIGUOUS: the situation's details, read from signals.derive.
         total = 0.0
         for k in range(4):
             sit = start_situation(P, DEFENDER, k, 0.0, 1.0, bar, free)
@@ -679,7 +695,8 @@ def mix64(z: int) -> int:
     return z ^ (z >> 31)
 
 
-STREAM_COMMITMENT = 10  # issue 12: the defender's hidden commitment (docs/model.md still says "10 streams")
+STREAM_COMMITMENT = 10  # "stream 10 the defender's commitment to its ally"
+STREAM_DEFENDER_LEADER = 3  # "stream 0..8 belongs to the actor with that index" (actor = 3 * side + role)
 
 
 def stream_keys(seed: int, replication: int, n: int = 11) -> list:
@@ -699,7 +716,7 @@ def exponential_at(key: int, counter: int, mean: float) -> float:
     return -mean * math.log1p(-uniform_at(key, counter))
 
 
-# --- the ally (issue 12; docs/model.md's ally section is not yet rewritten: the issue and the code's docstrings) ---
+# --- the ally (docs/model.md, "The ally"; issue 12) ---
 COMMITTED, UNCOMMITTED = 1, 0
 
 
@@ -789,3 +806,22 @@ def ally_review_values(P: Params, b: float, a: float, can_hedge: bool, can_risk:
     a_risk = a + (1.0 - a) * P["ally.provocation_attack"]
     risk = b * P["ally.risk_gain"] - (1.0 - b) * e * a_risk if can_risk else None
     return [stay, hedge, risk]
+
+
+def deploy_standing(P: Params, key: int, z: int, a_send) -> tuple:
+    """Draw K3 ("Random numbers"): at set-up, "deploy or withhold the tripwire, then alliance terms | stream 3 |
+    uniform each; deployed iff u < A_SEND[z][k] | ally, instrument in the mix", ``z`` the initial commitment.
+
+    ``key`` is the defender leader's stream key; nothing draws from that stream before set-up, so the draws are
+    its first (counters 1, 2). Returns ``(deployed instruments, number of draws)``.
+    """
+    if P["ally.present"] <= 0:
+        return frozenset(), 0
+    deployed, n = set(), 0
+    for k in (TRIPWIRE, ALLIANCE_TERMS):
+        if P["mix." + INSTRUMENT_NAMES[k]] <= 0:
+            continue
+        n += 1
+        if uniform_at(key, n) < a_send[z][k]:
+            deployed.add(k)
+    return frozenset(deployed), n

@@ -19,22 +19,27 @@ leaders independently:
   Also opportunities (screening demand; wait, challenge or strike) and incident checks
   (``P(war)`` in the trace ``value``).
 
-With an ally (issue 12) the tracker also follows the defender's hidden commitment
+With an ally (issue 12; docs "The ally") the tracker also follows the defender's hidden commitment
 (``reference_model.CommitmentChain``, generated from stream 10 alone), which sets an uncommitted defender's value
-of the stake in its decisions; the tripwire's evidence at t = 0; the no-exit rule; the ally's effort in every war
-probability; the challenger's costs of inaction from an ally's provocation and a detected programme; whether a
-public statement renewed during a crisis was actually sent (its send draw, ``A_SEND`` of the reference), which
-commits the defender; and, when the defender concedes, abandonment and the audience cost it pays.
+of the stake in its decisions; the standing instruments deployed or withheld at set-up (draws K3 of stream 3,
+``reference_model.deploy_standing``), which alone decide the commitment by policy, the tripwire's evidence at
+t = 0 (discounted by motivated bias), the no-exit rule and the ally's effort in every war probability; the
+challenger's costs of inaction from an ally's provocation (from the day it reaches the challenger's leader) and
+a detected programme; whether a public statement renewed during a crisis was actually sent (its send draw,
+``A_SEND`` of the reference), which commits the defender; a war the challenger starts as an attack on the ally;
+and, when the defender concedes, abandonment and the audience cost it pays.
 ``AllyTracker`` replays the ally itself: the defender's reassurance draws, the ally's filter (forward algorithm
-with ``scipy.linalg.expm``), its reviews (logit over stay, hedge, take risks) and its programme's clocks.
+with ``scipy.linalg.expm``), its reviews (logit over stay, hedge, take risks), the provocation's delay and
+arrival, and its programme's clocks.
 
 What is taken from the engine: the message rows (the adversary's moves as sent), the stream
 counters before each handler (the position in the stream), the leader's own level, commitment,
 readiness, pressure, status quo and standing offers from the state *before* the handler (the
 consequences of its own earlier moves and of its audience and military), and the likelihood
 tables stored in the parameter vector (checked separately against the reference in
-``test_beliefs.py``); with an ally, the days of the ally's provocation and of the programme's detection (the
-ally's own actions, replayed by ``AllyTracker``) and the crisis outcome the ally reads.
+``test_beliefs.py``); with an ally, the arrival of the ally's provocation and the day of the programme's
+detection (the ally's own actions, replayed by ``AllyTracker``), whether the challenger's military carried out
+limited force (``X_C_FORCE``) and the crisis outcome the ally reads.
 """
 
 from __future__ import annotations
@@ -121,6 +126,11 @@ def bel(st, s):
     return st[i : i + 4]
 
 
+def deployed_bits(deployed) -> float:
+    """The code's layout of ``X_DEPLOYED`` (constants: "bits: 1 tripwire, 2 alliance terms"), layout only."""
+    return float((1 if ref.TRIPWIRE in deployed else 0) | (2 if ref.ALLIANCE_TERMS in deployed else 0))
+
+
 class Tally(dict):
     def add(self, key, n=1):
         self[key] = self.get(key, 0) + n
@@ -142,7 +152,7 @@ class Tracker:
     """
 
     def __init__(self, crisis, result, P: ref.Params, twin=False, tally=None, variant="", decisions=False,
-                 statement_is_policy=True, tripwire_biased=False):
+                 statement_is_policy=True):
         self.crisis, self.result, self.P = crisis, result, P
         self.pay = ref.Payoffs(P)
         self.tally = tally if tally is not None else Tally()
@@ -178,12 +188,24 @@ class Tracker:
         self.response = int(P["mix.response"])
         # issue 12: the ally
         self.ally = P["ally.present"] > 0
-        self.tripwire_biased = tripwire_biased
         self.chain = None
+        self.deployed = frozenset()
+        self.provoked = -1.0  # the day the ally's provocation reached the challenger's leader
         if self.ally:
             self.chain = ref.CommitmentChain(P, self.keys[ref.STREAM_COMMITMENT])
             assert (st0[C.X_COMMITTED], st0[C.X_NEXT_SWITCH]) == (float(self.chain.state), self.chain.next)
             self.ref_tables = reference_tables(P)
+            self.deployed, _ = ref.deploy_standing(P, self.keys[ref.STREAM_DEFENDER_LEADER], self.chain.state,
+                                                   self.ref_tables.a_send)
+            if variant == "deployed by the mix":  # the old rule: a standing instrument in the mix acts (must fail)
+                self.deployed = ref.deployed_by_policy(P)
+            else:
+                assert st0[C.X_DEPLOYED] == deployed_bits(self.deployed), (st0[C.X_DEPLOYED], self.deployed)
+            for k in (ref.TRIPWIRE, ref.ALLIANCE_TERMS):
+                if P["mix." + ref.INSTRUMENT_NAMES[k]] > 0:
+                    self.tally.add(f"{ref.INSTRUMENT_NAMES[k]} {'deployed' if k in self.deployed else 'withheld'}")
+        if variant != "deployed by the mix":  # (the variant must fail on a later check: beliefs or decisions)
+            assert fld(st0, DEFENDER, C.S_COMMITTED) == ref.policy_committed(P, DEFENDER, self.deployed)
 
     # --- beliefs -----------------------------------------------------------------------------------
     def update(self, s, lik):
@@ -217,20 +239,21 @@ class Tracker:
             one(1, P["effects.norms_accuracy"])
 
     def tripwire_evidence(self, s):
-        """Issue 12: troops on the ally's soil raise the challenger's belief that the defender is resolved by the
-        likelihood ratio ``effects.tripwire_lr`` at t = 0 (resolved types weighted lr, the others 1).
-
-        AMBIGUOUS: the code applies it without motivated bias (``tripwire_biased=False``, the default); docs'
-        general rule ("when an update would raise its belief in a resolved defender") would temper it for a
-        need-driven challenger (``tripwire_biased=True``; a strict xfail test in test_ally.py).
+        """Docs "The ally": troops on the ally's soil raise the challenger's belief that the defender is resolved by
+        the likelihood ratio ``effects.tripwire_lr`` at t = 0 (resolved types weighted lr, the others 1) -- only a
+        tripwire deployed at set-up ("one that is withheld has no effect at all (no ... evidence for the
+        challenger"). "The tripwire's evidence of resolve at t = 0 is discounted the same way" (motivated bias):
+        ``update`` (variant "tripwire at face value": not discounted, must fail).
         """
         P = self.P
-        if s != CHALLENGER or not self.ally or P["mix.tripwire"] <= 0 or self.complete:
+        if s != CHALLENGER or not self.ally or ref.TRIPWIRE not in self.deployed or self.complete:
             return
         lr = P["effects.tripwire_lr"]
-        bias = P["challenger.motivated_bias"] if (self.tripwire_biased and self.need) else 0.0
-        self.belief[s] = ref.bayes(self.belief[s], [1.0, lr, 1.0, lr], bias)
-        self.tally.add("tripwire evidence")
+        if self.variant == "tripwire at face value":
+            self.belief[s] = ref.bayes(self.belief[s], [1.0, lr, 1.0, lr], 0.0)
+        else:
+            self.update(s, [1.0, lr, 1.0, lr])
+        self.tally.add("tripwire evidence" + (" (need-driven)" if self.need else ""))
 
     def perceive(self, s, h, key, ctr, row):
         """Returns the perceived level, or None for a recognised incident."""
@@ -293,7 +316,7 @@ class Tracker:
 
     # --- decisions ---------------------------------------------------------------------------------
     def policy(self, side):
-        base = ref.policy_committed(self.P, side)
+        base = ref.policy_committed(self.P, side, self.deployed)
         if side == DEFENDER and self.statement_is_policy and self.statement_committed:
             return 1.0
         return base
@@ -315,9 +338,9 @@ class Tracker:
         need_own = 0.0
         if s == CHALLENGER:
             need_own = P["challenger.need_rate"] * now if self.need else 0.0
-            # issue 12: an ally's provocation and a detected programme add to the challenger's costs of inaction
-            # (the days of both are the ally's own actions, taken from the state before the handler)
-            if st[C.X_PROVOKED] >= 0:
+            # issue 12: an ally's provocation (once it has reached the challenger's leader, ``run``) and a detected
+            # programme (its day taken from the state before the handler) add to the challenger's costs of inaction
+            if self.provoked >= 0 or (self.variant == "provocation acts at once" and st[C.X_ALLY_RISK] >= 0):
                 need_own += P["ally.provocation_loss"]
                 self.tally.add("provoked challenger decides")
             if st[C.X_DETECTED] >= 0:
@@ -349,8 +372,13 @@ class Tracker:
             menu=frozenset(menu),
             yield_accepts=s == DEFENDER and self.offered[DEFENDER],
             stake_value=stake_value,
-            no_exit=ref.no_exit(P),
+            no_exit=ref.no_exit(P, self.deployed),
+            ally_effort=self.effort(),
         )
+
+    def effort(self):
+        """The ally's effort in every war probability: that of the standing instruments deployed (docs "The ally")."""
+        return ref.ally_effort(self.P, self.deployed)
 
     def menu(self, s, h, key, ctr, draws):
         """The strategy's menu (docs: "Strategies"); returns (menu, draws used)."""
@@ -446,12 +474,18 @@ class Tracker:
         with both sides' actual readiness and the decider striking first; inadvertent if the decider's
         last perceived move was misread or an unrecognised incident."""
         st = h.before
-        pi = self.pay.pi_c(fld(st, CHALLENGER, C.S_READINESS), fld(st, DEFENDER, C.S_READINESS), s)
+        pi = self.pay.pi_c(fld(st, CHALLENGER, C.S_READINESS), fld(st, DEFENDER, C.S_READINESS), s, self.effort())
         won = ref.uniform_at(key, counter) < pi
         assert h.after[C.X_OUTCOME] == C.WAR_OUTCOME
         assert h.after[C.X_WINNER] == (0.0 if won else 1.0) and h.after[C.X_FINAL_TERMS] == (1.0 if won else 0.0)
         assert h.after[C.X_INADVERTENT] == float(self.last_misread[s])
+        # docs "The ally": "a war the challenger starts is an attack too" (on the ally; X_C_FORCE, the cell's
+        # 'attacked'); a war the defender starts attacks nobody
+        attack = st[C.X_C_FORCE] > 0 or (self.ally and s == CHALLENGER)
+        assert h.after[C.X_C_FORCE] == float(attack), (s, st[C.X_C_FORCE], h.after[C.X_C_FORCE])
         self.tally.add("war lottery")
+        if self.ally and s == CHALLENGER:
+            self.tally.add("challenger's war: an attack")
 
     def incident_menu(self, s, h, key, ctr):
         """"the other moves on its menu": the response rule's menu after an escalation (an incident is perceived as
@@ -491,7 +525,7 @@ class Tracker:
         s = CHALLENGER
         st = h.before
         demand, values = ref.screening_demand(self.P, self.type[s], st[C.X_TERMS], fld(st, s, C.S_READINESS),
-                                              self.belief[s])
+                                              self.belief[s], effort=self.effort())
         menu = {ref.WAIT, ref.WAR} | ({ref.ESCALATE} if demand >= 0 else set())
         sit = self.situation(s, h, menu)
         sit.demand = demand
@@ -505,6 +539,10 @@ class Tracker:
         if move == ref.ESCALATE:
             ties = [x for x, v in values.items() if abs(v - values[demand]) <= ATOL]
             assert any(abs(row.value - x) <= ATOL for x in ties), (row.value, values)
+        if move == ref.WAIT:  # the trace's value of a wait is its probability (a probability: 1e-12)
+            p_wait = ref.logit(self.P["decision.precision"], e.ev)[ref.WAIT]
+            assert abs(row.value - p_wait) <= 1e-12, (h.now, row.value, p_wait)
+            self.tally.add("wait probability")
         if move == ref.WAR:
             self.war_lottery(s, h, key, ctr + 2)
 
@@ -530,6 +568,14 @@ class Tracker:
                 else:
                     self.tally.add("statement withheld in a crisis")
                 assert h.after[C.X_STATEMENT] == float(self.statement_committed)
+            if kind == C.MK_PROVOKE:
+                # docs "The ally": the provocation acts "when [it] reaches the challenger" (also after an outcome)
+                assert s == CHALLENGER and self.ally
+                if self.provoked < 0:
+                    self.provoked = h.now
+                assert h.after[C.X_PROVOKED] == self.provoked
+                self.tally.add("provocation arrived" + (" in a crisis" if open_crisis else ""))
+                continue
             if h.before[C.X_OUTCOME] != C.NO_OUTCOME:
                 continue
             key, ctr = self.keys[3 * s], int(h.counters[3 * s])
@@ -545,6 +591,10 @@ class Tracker:
             elif kind == C.MK_OPPORTUNITY and s == CHALLENGER and h.before[C.X_CHALLENGE_TIME] < 0:
                 if self.decisions:
                     self.opportunity(h, key, ctr, row)
+                if h.after[C.X_CHALLENGE_TIME] >= 0:  # "A crisis opened after a provocation has arrived"
+                    assert h.after[C.X_ALLY_OPENED] == float(self.provoked >= 0), (h.now, self.provoked)
+                    if self.ally and h.before[C.X_ALLY_RISK] >= 0:
+                        self.tally.add("opened by the ally" if self.provoked >= 0 else "opened with a provocation on its way")
             elif kind == C.MK_SIGNAL and not (int(h.msg[C.M_FLAGS]) & C.F_OBSERVED):
                 perceived = self.perceive(s, h, key, ctr, row)
                 if perceived is None:
@@ -567,6 +617,7 @@ class Tracker:
 # --- the ally (issue 12) ---------------------------------------------------------------------------------------
 ALLY_LEADER, ALLY_MILITARY = 3 * C.ALLY + C.LEADER, 3 * C.ALLY + C.MILITARY
 DEFENDER_LEADER, CHALLENGER_LEADER = 3 * DEFENDER + C.LEADER, 3 * CHALLENGER + C.LEADER
+CHALLENGER_AUDIENCE = 3 * CHALLENGER + C.AUDIENCE
 TIME_TOL = 1e-9  # days: a delivery time recomputed as "sent + delay" (the same two floats added: exact in practice)
 
 
@@ -588,10 +639,12 @@ class AllyTracker:
 
     * The defender's reassurance (its ``start`` and ``renew`` handlers): after the handler's earlier draws (a
       regime's reports, a GRIT transfer's delay), per instrument of its mix in the order tripwire, alliance
-      terms, public statement, private statement, aid, exercises (renewals: from the public statement on), one
-      uniform -- sent iff ``u < A_SEND[z][k]``, ``z`` the commitment (``reference_model.CommitmentChain``) --
-      then one delay ``delay_min + Exp(delay_mean)``. The ally must receive each at that time, flagged withheld
-      if not sent; each instrument sent costs ``effects.cost_<k>`` (``X_REASSURANCE_COST``).
+      terms, public statement, private statement, aid, exercises (renewals: from the public statement on): for
+      a renewable instrument one uniform -- sent iff ``u < A_SEND[z][k]``, ``z`` the commitment now
+      (``reference_model.CommitmentChain``) --, for the tripwire and alliance terms none (deployed or withheld at
+      set-up, ``reference_model.deploy_standing``); then one delay ``delay_min + Exp(delay_mean)``. The ally
+      must receive each at that time, flagged withheld if not sent; each instrument sent costs
+      ``effects.cost_<k>`` (``X_REASSURANCE_COST``).
     * The ally's filter (belief that the defender is committed): from ``ally.p_committed`` at t = 0, predicted
       by the forward algorithm with ``expm(Q dt)`` (``reference_model.hmm_predict``), updated by Bayes' rule on
       each instrument received (``A_SEND[1][k]`` vs ``A_SEND[0][k]``) or withheld (1 - those), and once on the
@@ -599,7 +652,9 @@ class AllyTracker:
       trace ``value`` of ``support``, ``reassurance_withheld`` and review rows and the stored belief (1e-12).
     * Reviews (every ``ally.review_interval`` days): the values of ``reference_model.ally_review_values``, the
       logit rule (precision ``ally.precision``), the ally's own uniform (stream 6); the event must be the one
-      the choice implies (hedge_start / review / provoke / hedge_stop / stay).
+      the choice implies (hedge_start / review / provoke / hedge_stop / stay). Taking risks (once, before an
+      outcome): one delay from stream 6; the provocation must reach the challenger's leader and its audience
+      then, and acts from that day (``X_PROVOKED``; ``X_ALLY_RISK`` is the day of the decision).
     * The programme (stream 8): on an order, its maturation ``Exp(programme_time)`` and its detection
       ``Exp(1 / detection_rate)``; the ``hedge_done`` and ``detect`` messages must arrive then; it proliferates,
       or is detected, only if it still runs.
@@ -622,13 +677,18 @@ class AllyTracker:
         self.programme = 0
         self.proliferated = False
         self.started = False
-        self.provoked = -1.0
+        self.risk_day = -1.0  # the day the ally decided to take risks
+        self.provoked = -1.0  # the day its provocation reached the challenger's leader
         self.detected = -1.0
         self.conduct_seen = False
         self.cost = 0.0
         self.expected: list[Expected] = []
         self.beliefs: list = []  # (day, belief after the message, event)
         self.instruments = [k for k in range(ref.N_INSTRUMENTS) if P["mix." + ref.INSTRUMENT_NAMES[k]] > 0]
+        self.deployed, n_k3 = ref.deploy_standing(P, self.keys[DEFENDER_LEADER], self.chain.state, self.T.a_send)
+        if variant == "standing sent at start":  # the old rule: a send draw at the defender's start (must fail)
+            self.deployed, n_k3 = None, 0
+        self.setup_draws = n_k3
 
     # --- the filter ------------------------------------------------------------------------------------------
     def belief_now(self, now):
@@ -649,6 +709,8 @@ class AllyTracker:
     def reassure(self, h, renewal):
         P = self.P
         key, ctr = self.keys[DEFENDER_LEADER], int(h.counters[DEFENDER_LEADER])
+        if not renewal and self.deployed is not None:  # set-up's draws K3 are the stream's first
+            assert ctr == self.setup_draws, (ctr, self.setup_draws)
         if not renewal:  # the start handler draws first for a regime's reports and a GRIT transfer's delay
             if P["mix.limited_security_regime"] > 0:
                 ctr += 2
@@ -658,11 +720,14 @@ class AllyTracker:
         for k in self.instruments:
             if renewal and k < ref.PUBLIC_STATEMENT:
                 continue
-            ctr += 1
-            p_send = self.T.a_send[z][k]
-            if self.variant == "always sent":
-                p_send = 1.0
-            sent = ref.uniform_at(key, ctr) < p_send
+            if k in (ref.TRIPWIRE, ref.ALLIANCE_TERMS) and self.deployed is not None:
+                sent = k in self.deployed  # decided at set-up: no draw now
+            else:
+                ctr += 1
+                p_send = self.T.a_send[z][k]
+                if self.variant == "always sent":
+                    p_send = 1.0
+                sent = ref.uniform_at(key, ctr) < p_send
             d = P["channel.delay_min"]
             if P["channel.delay_mean"] > 0:
                 ctr += 1
@@ -682,6 +747,8 @@ class AllyTracker:
                 assert abs(h.now - e.due) <= TIME_TOL, (kind, h.now, e.due)
                 if kind == C.MK_SUPPORT:
                     assert (int(h.msg[C.M_FLAGS]) & C.F_WITHHELD) == e.flags
+                if kind == C.MK_SIGNAL:
+                    assert int(h.msg[C.M_FLAGS]) == e.flags and h.msg[C.M_LEVEL] == C.THREAT
                 return
         raise AssertionError(f"unexpected message {kind} to {h.actor} at {h.now} (aux {aux}, sent {sent})")
 
@@ -710,7 +777,7 @@ class AllyTracker:
         crisis_open = st[C.X_OUTCOME] == C.NO_OUTCOME and st[C.X_CHALLENGE_TIME] >= 0
         crisis_over = st[C.X_OUTCOME] != C.NO_OUTCOME
         a = ref.ally_attack_risk(P, crisis_open, self.fear)
-        can_risk = P["ally.risk_taking"] > 0 and self.provoked < 0 and not crisis_over
+        can_risk = P["ally.risk_taking"] > 0 and self.risk_day < 0 and not crisis_over
         values = ref.ally_review_values(P, b, a, not self.proliferated, can_risk)
         probs = ref.logit(P["ally.precision"], values)
         u = ref.uniform_at(self.keys[ALLY_LEADER], int(h.counters[ALLY_LEADER]) + 1)
@@ -735,7 +802,13 @@ class AllyTracker:
                 self.programme += 1
         elif choice == 2:
             event = "provoke"
-            self.provoked = h.now
+            self.risk_day = h.now
+            # "When the provocation reaches the challenger (after a channel delay)": Y2, one delay from stream 6
+            d = P["channel.delay_min"] + ref.exponential_at(self.keys[ALLY_LEADER], int(h.counters[ALLY_LEADER]) + 2,
+                                                             P["channel.delay_mean"]) if P["channel.delay_mean"] > 0 \
+                else P["channel.delay_min"]
+            self.expected.append(Expected(CHALLENGER_LEADER, C.MK_PROVOKE, h.now, h.now + d, 0.0))
+            self.expected.append(Expected(CHALLENGER_AUDIENCE, C.MK_SIGNAL, h.now, h.now + d, 0.0, C.F_OBSERVED))
         else:
             event = "hedge_stop" if self.hedging else "stay"
             self.hedging = False
@@ -816,6 +889,13 @@ class AllyTracker:
                 self.ally_military(h, trace.iloc[h.row])
             elif h.actor == CHALLENGER_LEADER and kind == C.MK_DETECT:
                 self.detect(h, trace.iloc[h.row])
+            elif h.actor == CHALLENGER_LEADER and kind == C.MK_PROVOKE:
+                self.arrived(h)
+                if self.provoked < 0:
+                    self.provoked = h.now
+                self.tally.add("provocation reached the challenger")
+            elif h.actor == CHALLENGER_AUDIENCE and int(h.msg[C.M_SENDER]) == ALLY_LEADER:
+                self.arrived(h)
         st = self.result.state
         horizon = self.P["crisis.horizon"]
         missing = [e for e in self.expected if not e.seen and e.due < horizon]
@@ -823,8 +903,10 @@ class AllyTracker:
         assert abs(st[C.X_REASSURANCE_COST] - self.cost) <= ATOL * max(1.0, self.cost)
         assert st[C.X_PROGRAMME_STARTED] == float(self.started)
         assert st[C.X_PROLIFERATED] == float(self.proliferated)
+        assert st[C.X_ALLY_RISK] == self.risk_day
         assert st[C.X_PROVOKED] == self.provoked
         assert st[C.X_DETECTED] == self.detected
+        assert st[C.X_DEPLOYED] == deployed_bits(self.deployed or frozenset())
         challenged = st[C.X_CHALLENGE_TIME] >= 0
         assert st[C.X_ALLY_OPENED] == float(challenged and 0 <= self.provoked <= st[C.X_CHALLENGE_TIME])
         return self

@@ -200,7 +200,9 @@ REPLAY_SCENARIOS = {
     "deterrence": ({"military.incident_rate": 0.06}, ["immediate_deterrence", "self_restraint", "general_deterrence"]),
     "generous tft": ({"channel.misperception": 0.2}, ["generous_tit_for_tat"]),
     "complete information": ({"belief.complete_information": True, "channel.misperception": 0.2}, []),
-    # issue 12: the tripwire's evidence at t = 0 lies between the regime's reports and the norms' report
+    # issue 12: the tripwire's evidence at t = 0 lies between the regime's reports and the norms' report; only a
+    # tripwire deployed at set-up gives it (withheld in about 1 replication in 6 here), and a need-driven
+    # challenger (half of them) discounts it by motivated bias
     "ally, tripwire evidence": ({"ally.present": True, "effects.tripwire_lr": 2.0, "channel.misperception": 0.2,
                                  "military.incident_rate": 0.06},
                                 ["tripwire", "limited_security_regime", "norms_of_competition"]),
@@ -231,7 +233,7 @@ def test_replays_exercised_every_branch(replay_tally):
         pytest.skip("run with the replay tests")
     for key in ("challenge", "offer", "escalation", "escalation (misread offer)", "misread", "incident recognised",
                 "incident unrecognised", "transfer", "forced ignored", "report right", "report wrong", "bias tempered",
-                "tripwire evidence"):
+                "tripwire evidence", "tripwire evidence (need-driven)", "tripwire deployed", "tripwire withheld"):
         assert replay_tally.get(key, 0) > 0, (key, dict(replay_tally))
 
 
@@ -245,6 +247,8 @@ class _TripwireIgnored(Tracker):
     ("no bias", "need and bias"),  # a need-driven challenger without motivated bias
     ("forced informative", "grit tft, situational attribution"),  # transfers informative despite attribution 0
     ("tripwire ignored", "ally, tripwire evidence"),  # issue 12: no evidence from the tripwire
+    ("tripwire at face value", "ally, tripwire evidence"),  # the old rule: its evidence not discounted by bias
+    ("deployed by the mix", "ally, tripwire evidence"),  # the old rule: evidence from a withheld tripwire too
 ])
 def test_replay_detects_a_wrong_rule(variant, scenario):
     """The replay passes on these crises and fails, on one of its own checks, once one rule is wrong."""

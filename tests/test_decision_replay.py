@@ -13,18 +13,21 @@ not checked (the two implementations round differently; counted, rare).
 This checks ``rules.fill_situation``, the menus, the order of the draws and ``carry_out``
 against the document -- what the unit tests of ``decision.evaluate`` cannot see.
 
-With an ally (issue 12) the tracker also generates the defender's hidden commitment from stream 10 (an
-uncommitted defender values the stake at ``ally.uncommitted_value``), applies the tripwire's evidence, the
-no-exit rule and the ally's effort, adds an ally's provocation and a detected programme to the challenger's
-costs of inaction, replays whether a statement renewed in a crisis was sent (it commits the defender), and
-checks abandonment and the audience cost paid when the defender concedes. The ally's own choices are replayed
-in ``test_ally.py``.
+With an ally (issue 12; docs "The ally") the tracker also generates the defender's hidden commitment from
+stream 10 (an uncommitted defender values the stake at ``ally.uncommitted_value``) and the standing instruments
+deployed or withheld at set-up (stream 3), applies the commitment, the tripwire's evidence, the no-exit rule and
+the ally's effort of what was deployed, adds an ally's provocation (once it has reached the challenger) and a
+detected programme to the challenger's costs of inaction, replays whether a statement renewed in a crisis was
+sent (it commits the defender), checks that a war the challenger starts is an attack on the ally, and checks
+abandonment and the audience cost paid when the defender concedes. The ally's own choices are replayed in
+``test_ally.py``.
 """
 
 from __future__ import annotations
 
+import functools
+
 import pytest
-import reference_model as ref
 from decision_cases import params_of
 from replay_tools import AllyTracker, Tally, Tracker, run_recorded
 
@@ -60,6 +63,12 @@ SCENARIOS = {
         "ally.present": True, "ally.p_committed": 0.3, "ally.lapse_rate": 1 / 90, "defender.renewal_interval": 5.0,
         "defender.p_resolved": 0.2, "challenger.p_resolved": 0.8, "audience.pressure_gain": 0.08},
         ["public_statement", "private_statement", "immediate_deterrence"]),
+    # a provocation takes 10 days or more to reach the challenger, which has an opportunity every 5 days: crises
+    # opened, and waits decided, while a provocation is on its way (it does not yet count)
+    "ally, provocations in flight": ({
+        "ally.present": True, "ally.risk_gain": 0.3, "ally.review_interval": 20.0, "channel.delay_min": 10.0,
+        "channel.delay_mean": 30.0, "crisis.opportunity_rate": 0.2, "ally.provocation_loss": 0.15},
+        ["public_statement", "tit_for_tat"]),
 }
 
 
@@ -89,7 +98,12 @@ def test_decision_replays_exercised_every_move(tally):
                 "uncommitted defender decides", "provoked challenger decides",
                 "challenger with a detected programme decides", "tripwire evidence", "statement sent in a crisis",
                 "statement withheld in a crisis", "incident, no exit", "abandonment", "concession",
-                "audience cost paid"):
+                "audience cost paid",
+                # the fixes: deployment at set-up, the tripwire's discounted evidence, the provocation's arrival,
+                # a challenger's war as an attack
+                "tripwire deployed", "tripwire withheld", "alliance_terms deployed", "alliance_terms withheld",
+                "tripwire evidence (need-driven)", "provocation arrived", "challenger's war: an attack",
+                "opened by the ally", "opened with a provocation on its way", "wait probability"):
         assert tally.get(key, 0) > 0, (key, dict(tally))
     decisions = sum(v for k, v in tally.items() if k.startswith(("decision", "opportunity")))
     assert decisions > 1000 and tally.get("boundary", 0) <= 0.01 * decisions, dict(tally)
@@ -140,11 +154,15 @@ def test_decision_replay_can_fail(variant):
 ALLY_LAPSING = SCENARIOS["ally, lapsing commitment, no exit"]
 
 
-@pytest.mark.parametrize("variant", ["stake value 1", "ally losses ignored", "no exit ignored", "no ally effort"])
-def test_ally_decision_replay_can_fail(variant, monkeypatch):
+@pytest.mark.parametrize("variant", ["stake value 1", "ally losses ignored", "no exit ignored", "no ally effort",
+                                     "deployed by the mix", "provocation acts at once"])
+def test_ally_decision_replay_can_fail(variant):
     """Issue 12: a tracker that forgets an uncommitted defender's lower stake value, the costs of inaction an
     ally's provocation or a detected programme add, the no-exit rule, or the ally's effort in the war
-    probabilities disagrees with the engine (on the scenario with a lapsing commitment and no exit)."""
+    probabilities disagrees with the engine (on the scenario with a lapsing commitment and no exit). So does one
+    with the old rules: standing instruments that act because they are in the mix (deployed or not), or a
+    provocation that adds to the challenger's costs of inaction from the day the ally decides on it, before it has
+    arrived (on the scenario with provocations in flight: the probability of each wait is in the trace)."""
     def change(tracker, sit, h):
         if variant == "stake value 1":
             sit.stake_value = 1.0
@@ -155,16 +173,15 @@ def test_ally_decision_replay_can_fail(variant, monkeypatch):
 
     broken = _broken_situation(change)
     if variant == "no ally effort":
-        class NoEffort(Tracker):  # effort dropped in the look-ahead and the war lottery, after the good run
-            def run(self):
-                monkeypatch.setattr(ref.Payoffs, "ally_effort", lambda self: 0.0)
-                try:
-                    return super().run()
-                finally:
-                    monkeypatch.undo()
+        class NoEffort(Tracker):  # effort dropped in the look-ahead and the war lottery
+            def effort(self):
+                return 0.0
 
         broken = NoEffort
-    _fails_where_the_tracker_passes(*ALLY_LAPSING, broken)
+    elif variant in ("deployed by the mix", "provocation acts at once"):
+        broken = functools.partial(Tracker, variant=variant)
+    scenario = SCENARIOS["ally, provocations in flight"] if variant == "provocation acts at once" else ALLY_LAPSING
+    _fails_where_the_tracker_passes(*scenario, broken)
 
 
 # --- documented disagreements between docs/model.md and the code ------------------------------------------------
