@@ -1151,7 +1151,7 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
         n = send_move(st, p, keys, ctr, out, 0, s, MILITARY, level, int(msg[M_FLAGS]), now, 0.0)
         if level >= LIMITED_FORCE:
             st[X_FORCE] = 1.0
-            if s == CHALLENGER:
+            if s == CHALLENGER and p[ALLY_PRESENT] > 0.0:  # an attack on the ally
                 st[X_C_FORCE] = 1.0
         if st[ix(s, S_CLOCK_ON)] == 0.0:
             st[ix(s, S_CLOCK_ON)] = 1.0
