@@ -209,3 +209,21 @@ def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.append((out / "posterior.csv").read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_posterior_ranking_of_a_tournament_averages_over_opponents():
+    """Two defender mixes x two opponents: the mix that is better on average at every draw is best with P = 1;
+    ties share the rank and the probability of being best."""
+    from types import SimpleNamespace
+
+    from escalation_sim.analysis.calibration import posterior_ranking
+
+    cells = [SimpleNamespace(overrides={"defender.strategy": m, "challenger.strategy": o}, label=f"{m}{o}")
+             for m in (["grit"], []) for o in ("probing", "firm")]
+    exp = SimpleNamespace(raw={"tournament": {}}, cells=cells)
+    p = np.array([[0.1, 0.3, 0.2], [0.2, 0.1, 0.2],   # grit vs probing, firm: means 0.15, 0.2, 0.2
+                  [0.3, 0.3, 0.3], [0.2, 0.2, 0.1]])  # none: means 0.25, 0.25, 0.2
+    r = posterior_ranking(exp, p).set_index("option")
+    assert r.loc["grit", "p_best"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert r.loc["none", "mean_rank"] == pytest.approx((2 + 2 + 1.5) / 3)
+    assert r.loc["grit", "mean_p_war"] == pytest.approx((0.15 + 0.2 + 0.2) / 3)

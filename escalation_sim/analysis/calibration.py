@@ -266,7 +266,9 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
 
     Writes ``posterior_cells`` (posterior predictive P(war) per cell and motive: mean, combined 95% interval, the
     shares of its variance from the parameters and from simulation), ``posterior_pairs`` (for each pair of cells
-    the posterior probability that the first gives less war), ``posterior_draws`` and a report, with a manifest.
+    the posterior probability that the first gives less war), ``posterior_ranking`` (each option's mean rank, its
+    range and its probability of giving the least war: the ranking's robustness; a tournament ranks its defender
+    mixes by their mean over opponents), ``posterior_draws`` and a report, with a manifest.
     """
     from ..io.files import atomic_write_bytes, prepare_run_dir, write_table
     from ..io.manifest import MANIFEST, Manifest
@@ -279,8 +281,11 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     log(f"posterior: {len(exp.cells)} cells x {draws} posterior draws x {replications:,} crises -> {out_dir}")
     mc.warm_up()
     tables, pairs_all = [], []
+    ranking = None
     for motive in ("all", "opportunity", "need"):
         p = war_by_draw(exp.cells, sample, names, replications, seed, threads=threads, motive=motive)
+        if motive == "all":
+            ranking = posterior_ranking(exp, p)
         cells_df, pairs_df = posterior_cells(exp.cells, p, replications)
         cells_df.insert(2, "motive", motive)
         pairs_df.insert(4, "motive", motive)
@@ -289,9 +294,10 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     cells_df = pd.concat(tables, ignore_index=True)
     pairs_df = pd.concat(pairs_all, ignore_index=True)
     files = write_table(cells_df, out_dir, "posterior_cells") + write_table(pairs_df, out_dir, "posterior_pairs")
-    files += write_table(sample, out_dir, "posterior_draws")
+    files += write_table(sample, out_dir, "posterior_draws") + write_table(ranking, out_dir, "posterior_ranking")
     report = out_dir / "report.md"
-    atomic_write_bytes(report, posterior_markdown(exp, cells_df, pairs_df, draws, replications, seed, posterior).encode())
+    atomic_write_bytes(report, posterior_markdown(exp, cells_df, pairs_df, draws, replications, seed, posterior,
+                                                  ranking).encode())
     files.append(report)
     Manifest.new(out_dir / MANIFEST, {
         "kind": "posterior-predictive", "experiment": exp.name, "posterior": str(posterior), "draws": draws,
@@ -303,8 +309,39 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     return out_dir, cells_df
 
 
+def option_groups(exp) -> dict[str, list[int]]:
+    """The options a ranking compares: the defender mixes of a ``[tournament]`` (averaged over its opponents), else
+    every cell on its own."""
+    if "tournament" in exp.raw:
+        groups: dict[str, list[int]] = {}
+        for i, c in enumerate(exp.cells):
+            mix = c.overrides.get("defender.strategy", [])
+            groups.setdefault("+".join(mix) if mix else "none", []).append(i)
+        return groups
+    return {c.label: [i] for i, c in enumerate(exp.cells)}
+
+
+def posterior_ranking(exp, p_war: np.ndarray) -> pd.DataFrame:
+    """How robust a ranking is over the posterior: each option's mean rank and its probability of being best.
+
+    ``p_war`` is ``(cells, draws)``; an option's P(war) at a draw is the mean of its cells (a tournament's defender
+    mix over its opponents). Ties share ranks (average). Draws are equally weighted (systematic resampling).
+    """
+    groups = option_groups(exp)
+    names = list(groups)
+    value = np.array([p_war[idx].mean(axis=0) for idx in groups.values()])  # (options, draws)
+    ranks = pd.DataFrame(value).rank(axis=0, method="average").to_numpy()
+    best = (value == value.min(axis=0, keepdims=True)).astype(float)
+    best /= best.sum(axis=0, keepdims=True)
+    return pd.DataFrame({
+        "option": names, "mean_p_war": value.mean(axis=1), "mean_rank": ranks.mean(axis=1),
+        "rank_low": np.quantile(ranks, 0.05, axis=1), "rank_high": np.quantile(ranks, 0.95, axis=1),
+        "p_best": best.mean(axis=1),
+    }).sort_values("mean_rank", ignore_index=True)
+
+
 def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int, replications: int, seed: int,
-                       posterior) -> str:
+                       posterior, ranking: pd.DataFrame | None = None) -> str:
     """Report: posterior predictive P(war) per cell with the variance shares, and the robustness of the ranking."""
     lines = [f"# {exp.name}: predictions over the posterior", "",
              f"Every cell was run at {draws} draws of the posterior `{posterior}` (systematic resampling), "
@@ -323,4 +360,11 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
                   "| first | second | P(first < second) |", "|---|---|---:|"]
         for _, r in allp.iterrows():
             lines.append(f"| {r['label_a']} | {r['label_b']} | {r['p_a_less_war']:.2f} |")
+    if ranking is not None and len(ranking):
+        lines += ["", "The ranking over the posterior (by P(war); a tournament's defender mixes by their mean over "
+                  "opponents): mean rank, its 90% range over draws, and the probability of giving the least war:", "",
+                  "| option | mean P(war) | mean rank | rank, 5-95% of draws | P(least war) |", "|---|---:|---:|---|---:|"]
+        for _, r in ranking.iterrows():
+            lines.append(f"| {r['option']} | {r['mean_p_war']:.4f} | {r['mean_rank']:.1f} | {r['rank_low']:g}-{r['rank_high']:g} "
+                         f"| {r['p_best']:.2f} |")
     return "\n".join(lines) + "\n"
