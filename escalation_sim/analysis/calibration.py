@@ -251,8 +251,16 @@ def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, th
         f"{config.population_size} particles x {config.replications:,} crises each) -> {out_dir}")
     mc.warm_up()
     try:
+        def progress(row: dict) -> None:
+            log("  generation {:.0f}: tolerance {:.4g} (floor {:.4g}), median distance {:.4g}, acceptance {:.3f}, "
+                "{:.0f} simulated, ESS {:.0f}".format(row.get("generation", -1), row.get("tolerance", float("nan")),
+                                                      row.get("tolerance_floor", float("nan")),
+                                                      row.get("median_distance", float("nan")),
+                                                      row.get("acceptance_rate", float("nan")),
+                                                      row.get("simulations", float("nan")), row.get("ess", float("nan"))))
+
         run = calibrate(sim, OUTPUTS, spec.targets, out_dir, config, priors=priors, roles=spec.roles or None,
-                        known_parameters=list(SPEC_BY_KEY), force=force, command=command,
+                        known_parameters=list(SPEC_BY_KEY), force=force, command=command, progress=progress,
                         manifest_extra={"kind": "calibration", "calibration_file": spec.source,
                                         "scenario": spec.base.name, "engine": "compiled (common random numbers)"})
     except CalibrationError as exc:

@@ -54,7 +54,8 @@ def calibrate(simulate: Simulator, known_outputs: KnownOutputs, targets: TargetS
               out: str | Path | None, config: ABCConfig, *, priors: Sequence[Prior] | Mapping | str | Path | None = None,
               roles: Mapping[str, str] | None = None, known_parameters: Sequence[str] | None = None,
               map_batches: MapBatches | None = None, force: bool = False, truth: Sequence[float] | None = None,
-              command: str | None = None, figures: bool = True, manifest_extra: Mapping | None = None) -> CalibrationRun:
+              command: str | None = None, figures: bool = True, manifest_extra: Mapping | None = None,
+              progress=None) -> CalibrationRun:
     """Calibrate: targets + priors + simulator -> weighted posterior, check, report, files in ``out``.
 
     Raises :class:`CalibrationError` (file, field, what is allowed) for any bad input, before anything
@@ -73,7 +74,7 @@ def calibrate(simulate: Simulator, known_outputs: KnownOutputs, targets: TargetS
     if not ts.fit:
         raise CalibrationError(ts.path, "targets", "no target has role fit; allowed: at least one fit target")
     distance = Distance(ts, known_outputs, replications=config.replications)
-    result = run_abc_smc(simulate, pri, distance, config, map_batches=map_batches)
+    result = run_abc_smc(simulate, pri, distance, config, map_batches=map_batches, progress=progress)
     cells, summary = predictive_check(result, simulate, ts, known_outputs, map_batches=map_batches)
     written: list[Path] = []
     if out is not None:
