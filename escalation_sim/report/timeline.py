@@ -7,19 +7,24 @@ import json
 import pandas as pd
 
 from ..engines.simpy_engine import CrisisResult
-from ..model.constants import ACTOR_NAMES, ALLY, AUDIENCE, LEVEL_NAMES
+from ..model.constants import ACTOR_NAMES, ALLY, AUDIENCE, LEVEL_NAMES, STATE_NAMES
+from ..model.doctrine import policy_committed
+from ..model.params import vector_from
 from ..model.scenario import Scenario
-from ..model.strategies import STRATEGIES
+from ..model.strategies import ALLY_INSTRUMENTS, STRATEGIES
 
 ALLY_AUDIENCE = ACTOR_NAMES[3 * ALLY + AUDIENCE]
-#: Defender strategies in place before any challenge: those the model applies at set-up (general deterrence: a
-#: standing posture, a tripwire force, precise alliance terms raise the challenger's belief that the defender fights).
-BEFORE_A_CHALLENGE = frozenset(s.name for s in STRATEGIES
-                               if s.side == "defender" and "setup" in (r.strip() for r in s.rule.split(",")))
+#: Defender strategies that commit it before any challenge (general deterrence: a standing posture and declared
+#: commitment; with an ally, a tripwire or precise alliance terms): read from the model's doctrine, so the list
+#: follows the rules (``model/doctrine.policy_committed``).
+BEFORE_A_CHALLENGE = frozenset(
+    s.name for s in STRATEGIES
+    if s.side == "defender" and policy_committed(vector_from({"ally.present": 1.0}, (s.name,)), 1) > 0.0
+)
 
 
 def general_deterrence(strategies) -> bool:
-    """Whether a defender mix deters before any challenge (holds a strategy of :data:`BEFORE_A_CHALLENGE`)."""
+    """Whether a defender mix is committed before any challenge (holds a strategy of :data:`BEFORE_A_CHALLENGE`)."""
     return any(name in BEFORE_A_CHALLENGE for name in strategies)
 
 
@@ -27,58 +32,83 @@ def _lvl(v: int) -> str:
     return LEVEL_NAMES[v].replace("_", " ") if 0 <= v < len(LEVEL_NAMES) else "?"
 
 
-def describe(row: pd.Series, deterrence_in_place: bool = True) -> str | None:
-    """One line for a trace row, or None for bookkeeping rows (ticks, ignored).
+def _instrument(k: float) -> str:
+    k = int(k)
+    return ALLY_INSTRUMENTS[k].replace("_", " ") if 0 <= k < len(ALLY_INSTRUMENTS) else "?"
 
-    ``deterrence_in_place``: the defender's mix deters before any challenge
-    (:func:`general_deterrence`); a challenger that then does not challenge is
-    deterred, otherwise its own motivation was too low.
+
+def _decision(row) -> str | None:
+    """What a leader decided (the trace's event after it perceived a move), or None if it is not a decision."""
+    ev, value = row["event"], row["value"]
+    if ev == "escalate":
+        return f"ESCALATES to {_lvl(int(row['level']))}"
+    return {
+        "offer": f"OFFERS terms: the challenger's share {value:.2f}",
+        "back_down": "BACKS DOWN",
+        "concede": f"CONCEDES: the challenger's share {value:.2f}",
+        "settle": f"SETTLES at the challenger's share {value:.2f}",
+        "war": "goes to WAR",
+        "incident": "no reply",
+        "incident_recognised": "recognises an incident: no reply",
+    }.get(ev)
+
+
+def describe(row: pd.Series, deterrence_in_place: bool = True) -> str | None:
+    """One line for a trace row, or None for bookkeeping rows (ticks, messages ignored once the crisis is over).
+
+    ``deterrence_in_place``: the defender's mix commits it before any challenge (:func:`general_deterrence`);
+    a challenger that lets an opportunity pass then faces general deterrence, otherwise it faces none.
     """
     ev = row["event"]
-    lvl = int(row["value"]) if row["value"] >= 0 else -1
+    value = row["value"]
     sent, seen = int(row["level_sent"]), int(row["level_perceived"])
     who = f"from {row['sender']}" if row["sender"] else ""
     vis = "public" if row["public"] else "private"
     if ev in ("ignored", "tick"):
         return None
+    if ev == "wait":
+        facing = "facing general deterrence" if deterrence_in_place else "no general deterrence in place"
+        return f"lets a challenge opportunity pass (P(wait) {value:.2f}; {facing})"
     if ev == "challenge":
-        return "opens a crisis: demand (public)"
-    if ev == "no_challenge":
-        if deterrence_in_place:
-            return "decides not to challenge: general deterrence holds"
-        return "decides not to challenge: its motivation is below its challenge threshold (no general deterrence)"
+        return f"opens a crisis: demands the challenger's share {value:.2f} (public)"
+    if row["message"] == "opportunity" and ev == "war":
+        return "strikes at an opportunity: WAR without a crisis"
     if row["message"] == "signal" and not row["observed"]:
         what = "incident (" + _lvl(sent) + ")" if row["incident"] else _lvl(sent)
         read = f"reads {what} {who}"
         if row["misperceived"] or (seen >= 0 and seen != sent):
             read += f" AS {_lvl(seen)}" + (" (misperceived)" if row["misperceived"] else "")
-        if ev == "respond":
-            return f"{read} -> answers {_lvl(lvl)}"
-        if ev == "incident":
-            return f"{read} -> no reply"
-        return f"{read} -> {ev.replace('_', ' ').upper()}"
+        decided = _decision(row)
+        return f"{read} -> {decided}" if decided else f"{read} -> {ev.replace('_', ' ')}"
     if row["message"] == "signal" and row["observed"]:
         if row["actor"] == ALLY_AUDIENCE:  # it passes the move on as fear; its value is the move's level
             return f"sees {_lvl(sent)} {who} ({vis}); passes it on to the ally's leader as fear"
         if row["actor"].endswith("audience"):
-            return f"sees {_lvl(sent)} {who} ({vis}); pressure now {row['value']:.2f}"
+            return f"sees {_lvl(sent)} {who} ({vis}); pressure now {value:.3f}"
         return f"observes {_lvl(sent)} {who}"
     labels = {
-        "order": f"receives order: {_lvl(lvl)}" if lvl >= 0 else "receives order",
-        "executed": f"carries out {_lvl(lvl)}",
-        "demand_action": "audience demands action",
-        "pressure": "fear from the challenger's move erodes confidence",
-        "support": "receives support",
-        "review": f"reviews confidence: {row['value']:.2f}",
-        "hedge_start": f"confidence {row['value']:.2f} too low: starts a proliferation programme",
-        "hedge_stop": f"confidence {row['value']:.2f} restored: shelves the programme",
-        "proliferate": "PROLIFERATES: the programme matured",
-        "programme_shelved": "programme timer ends; programme was shelved",
-        "renew": "renews its reassurance of the ally",
         "start": "starts",
+        "report": "receives a report on the adversary's type",
+        "order": f"receives order: {_lvl(int(row['level']))}" if row["level"] >= 0 else "receives order",
+        "executed": f"carries out {_lvl(int(row['level']))}",
         "incident": "causes an INCIDENT",
+        "transfer": (f"receives a GRIT transfer: its status-quo share is now {value:.2f}" if value >= 0
+                     else "makes a GRIT transfer"),
+        "renew": "renews its reassurance of the ally",
+        "programme_detected": "DETECTS the ally's proliferation programme",
+        "pressure": "hears of a challenger move: the risk of attack rises",
+        "support": f"receives {_instrument(row['level'])}: belief the defender is committed {value:.2f}",
+        "reassurance_withheld": (f"expected {_instrument(row['level'])} and did not get it: "
+                                 f"belief the defender is committed {value:.2f}"),
+        "stay": f"reviews: stays (belief the defender is committed {value:.2f})",
+        "review": f"reviews: keeps its programme running (belief {value:.2f})",
+        "hedge_start": f"reviews: HEDGES, starts a proliferation programme (belief {value:.2f})",
+        "hedge_stop": f"reviews: shelves its programme (belief {value:.2f})",
+        "provoke": f"reviews: TAKES RISKS against the challenger (belief {value:.2f})",
+        "proliferate": "PROLIFERATES: the programme matured",
+        "programme_shelved": "programme timer ends; the programme was shelved",
     }
-    return labels.get(ev, ev)
+    return labels.get(ev, ev.replace("_", " "))
 
 
 def format_timeline(trace: pd.DataFrame, max_rows: int | None = None, deterrence_in_place: bool = True) -> str:
@@ -95,15 +125,21 @@ def format_timeline(trace: pd.DataFrame, max_rows: int | None = None, deterrence
 
 
 def crisis_record(scenario: Scenario, res: CrisisResult) -> dict:
-    """One crisis as a JSON-able record: scenario, seed, mix, motive, outcome, and the full trace."""
+    """One crisis as a JSON-able record: scenario, seed, mix, motive, types, outcome, and the full trace."""
     return {
         "scenario": scenario.name,
         "seed": res.seed,
         "replication": res.replication,
         "defender_mix": scenario.mixes[res.mix].label,
         "challenger_need_driven": res.need_driven,
+        "challenger_type": res.challenger_type,
+        "defender_type": res.defender_type,
         "outcome": res.outcome,
         "end_time": res.end_time,
+        "challenge_time": res.challenge_time,
+        "terms": res.terms,
+        "winner": res.winner,
+        "inadvertent": res.inadvertent,
         "ally_proliferated": res.ally_proliferated,
         "events": res.events,
         "trace": json.loads(res.trace.to_json(orient="records")),
@@ -113,16 +149,27 @@ def crisis_record(scenario: Scenario, res: CrisisResult) -> dict:
 def crisis_text(scenario: Scenario, res: CrisisResult) -> str:
     """One crisis for a terminal: who, the timeline day by day, the outcome."""
     motive = "need-driven" if res.need_driven else "opportunity-driven"
-    when = "at t = 0" if res.outcome == "no_challenge" else f"on day {res.end_time:.1f}"
+    if res.outcome == "no_challenge":
+        when = f"within the horizon ({res.end_time:g} days)"
+    elif res.outcome == "unresolved":
+        when = f"at the horizon (day {res.end_time:g}; challenged on day {res.challenge_time:.1f})"
+    else:
+        when = f"on day {res.end_time:.1f}"
     lines = [
         f"Crisis '{scenario.name}'  seed {res.seed}  replication {res.replication}",
-        f"Challenger: {motive}.  Defender strategy mix: {scenario.mixes[res.mix].label}",
+        f"Challenger: {motive}, {res.challenger_type.replace('_', ' ')}.  Defender: "
+        f"{res.defender_type.replace('_', ' ')}; strategy mix: {scenario.mixes[res.mix].label}",
         "",
         "     day  actor               what happened",
         format_timeline(res.trace, deterrence_in_place=general_deterrence(scenario.mixes[res.mix].strategies)),
         "",
-        f"Outcome: {res.outcome.replace('_', ' ')} {when}",
+        f"Outcome: {res.outcome.replace('_', ' ')} {when}; the challenger's final share {res.terms:.2f}"
+        + (f" ({res.winner} won the war{', inadvertent' if res.inadvertent else ''})" if res.outcome == "war" else ""),
     ]
     if scenario.value("ally.present"):
         lines.append(f"Ally proliferated within the horizon: {'yes' if res.ally_proliferated else 'no'}")
     return "\n".join(lines)
+
+
+__all__ = ["BEFORE_A_CHALLENGE", "STATE_NAMES", "crisis_record", "crisis_text", "describe", "format_timeline",
+           "general_deterrence"]
