@@ -28,7 +28,7 @@ from escalation_sim.analysis.ally_decay import (
 )
 from escalation_sim.cli import main
 from escalation_sim.engines.simpy_engine import simulate
-from escalation_sim.model.constants import N_STREAMS, STREAM_COMMITMENT
+from escalation_sim.model.constants import ALLY, N_STREAMS, S_CONFIDENCE, S_CONFIDENCE_T, STREAM_COMMITMENT, sx
 from escalation_sim.model.rng import exponential, init_streams, uniform
 from escalation_sim.model.validation import load_scenario
 
@@ -57,7 +57,7 @@ def test_the_belief_read_from_the_trace_is_the_engines():
         rows = tr[(tr["actor"] == "ally.leader") & tr["event"].isin(BELIEF_EVENTS)]
         got = belief_on_grid(scen, tr, rows["time"].to_numpy(dtype=float))
         np.testing.assert_allclose(got, rows["value"].to_numpy(), rtol=0, atol=1e-12)
-        b, t = res.state[34 + 2 * 22 + 15], res.state[34 + 2 * 22 + 16]  # ally's S_CONFIDENCE, S_CONFIDENCE_T
+        b, t = res.state[sx(ALLY, S_CONFIDENCE)], res.state[sx(ALLY, S_CONFIDENCE_T)]
         h = lapse + recommit
         b_inf = recommit / h
         later = max(t, 364.0)
