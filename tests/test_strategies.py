@@ -43,10 +43,8 @@ from escalation_sim.model.constants import (
     MILITARY,
     MK_INCIDENT_TICK,
     MK_RENEW,
-    MK_SIGNAL,
     MK_START,
     MK_SUPPORT,
-    MK_TRANSFER,
     MOBILIZATION,
     MV_ACCEPT,
     MV_ESCALATE,
@@ -79,7 +77,7 @@ from escalation_sim.model.decision import SCR_SIT, SIT_POLICY_ADV, win_probabili
 from escalation_sim.model.rng import uniform
 from escalation_sim.model.signals import A_SEND, T_TRANSFER, TRUST_BENEFIT
 
-W, Y, A, E, O = (1 << MV_WAR), (1 << MV_YIELD), (1 << MV_ACCEPT), (1 << MV_ESCALATE), (1 << MV_OFFER)
+W, Y, A, E, O = (1 << MV_WAR), (1 << MV_YIELD), (1 << MV_ACCEPT), (1 << MV_ESCALATE), (1 << MV_OFFER)  # noqa: E741
 CHOICES = {"war", "concede", "settle", "escalate", "offer", "back_down"}
 SEEDS = range(400)
 
