@@ -47,6 +47,23 @@ def test_the_examples_of_docs_api_md_print_what_the_page_shows(tmp_path, monkeyp
             f"docs/api.md is out of date: this example\n{code}\nnow prints\n{buf.getvalue()}")
 
 
+def test_the_documented_numbers_are_the_engines(tmp_path):
+    """The page's first example (default.toml, 4,096 replications, seed 1): its P(war) per cell and per motive are
+    what the compiled engine's own cell loop gives for each cell's scenario -- an independent path past the
+    pipeline, the schedule and the tables -- so the page documents the model, not an artefact of the pipeline."""
+    from escalation_sim.engines import montecarlo as mc
+    from escalation_sim.model.constants import WAR_OUTCOME
+
+    exp = escalation_sim.load_experiment(REPO / "experiments" / "default.toml")
+    res = escalation_sim.run(exp, replications=4096, seed=1, threads=1, out=tmp_path / "api", log=lambda _: None)
+    war = res.outcomes.query("measure == 'war'").set_index(["cell", "motive"])
+    for cell in exp.cells:
+        tot = mc.run_cell(cell.scenario, 4096, 1, block_size=1000, threads=2)
+        assert res.cells.loc[cell.index, "p_war"] == tot.counts[:, WAR_OUTCOME].sum() / 4096
+        for motive, k in (("opportunity", 0), ("need", 1)):
+            assert war.loc[(cell.index, motive), "p"] == tot.counts[k, WAR_OUTCOME] / tot.counts[k].sum()
+
+
 def test_run_writes_what_the_command_writes(tmp_path):
     """escalation_sim.run and `escalation-sim run` with the same settings write byte-identical tables (the
     analysis's included); the returned tables and manifest are those of the files."""

@@ -1,4 +1,5 @@
-"""Sobol sensitivity (issue 4, item 7): SALib plumbing on a known function, the real model, the command."""
+"""Sobol sensitivity: SALib plumbing on a known function, the real model (a parameter it never reads, common random
+numbers), the command."""
 
 from __future__ import annotations
 
@@ -31,12 +32,12 @@ def test_indices_of_a_linear_function_are_known():
 
 
 def test_a_parameter_the_model_never_reads_has_no_effect():
-    """Without an ally, the ally's decay rate cannot change a crisis: with the same seed at every point its total
-    index is exactly 0, whatever the sample size."""
-    bounds = {"ally.decay": (0.001, 0.02), "challenger.p_need": (0.2, 0.8)}
+    """Without an ally, the ally's threat exposure cannot change a crisis (only the ally's reviews read it): with the
+    same seed at every point its total index is exactly 0, whatever the sample size."""
+    bounds = {"ally.threat": (0.02, 0.3), "challenger.p_need": (0.2, 0.8)}
     idx, samples, noise = sobol(load_scenario(DIRECT), bounds, 8, 512, seed=3, block_size=256, threads=1)
     st = dict(zip(idx["parameter"], idx["ST"], strict=True))
-    assert st["ally.decay"] == 0.0
+    assert st["ally.threat"] == 0.0
     assert st["challenger.p_need"] > 0.5
     assert samples["p_war"].between(0, 1).all() and noise["points"] == 32
 
@@ -48,7 +49,7 @@ def test_common_random_numbers_remove_most_of_the_noise():
     With a seed per point the ratio of the two would be 1 in expectation; estimated from 32 re-run points it
     would fall below 0.5 with probability about 0.006 (chi-square, 31 degrees of freedom). With common random
     numbers it is about 0.3 at these settings."""
-    bounds = {"challenger.p_need": (0.2, 0.8), "challenger.war_threshold": (0.5, 1.5)}
+    bounds = {"challenger.p_need": (0.2, 0.8), "audience.cost": (0.0, 0.15)}
     _, samples, noise = sobol(load_scenario(DIRECT), bounds, 8, 2000, seed=3, block_size=500, threads=1,
                               noise_points=32)
     assert noise["crn_noise_points"] == 32

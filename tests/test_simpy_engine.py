@@ -1,4 +1,10 @@
-"""The SimPy reference engine: determinism, invariants of a crisis, the ally."""
+"""The SimPy reference engine: determinism, what the trace records, the order of events, every draw.
+
+The expectations come from docs/model.md: the trace's perceived levels and misread flags from "Moves,
+perception and war", audience pressure from "Audiences", the order of events and ties from "Order of events",
+the draws per stream from the "Every draw" table (recounted here from the trace, handler by handler, and compared
+with the streams' counters), the ally's reviews and belief from "The ally".
+"""
 
 from __future__ import annotations
 
@@ -7,34 +13,37 @@ import math
 import numpy as np
 import pandas.testing as pdt
 import pytest
-from conftest import EXTENDED_TOML
+from conftest import DIRECT_TOML, EXTENDED_TOML, SCHELLING_TOML, build_scenario
 from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import strategies as hst
 
+from escalation_sim.engines import montecarlo as mc
 from escalation_sim.engines.simpy_engine import TRACE_COLUMNS, Crisis, simulate
-from escalation_sim.model import params, strategies
+from escalation_sim.model import strategies
 from escalation_sim.model.constants import (
     ACTOR_NAMES,
+    F_OFFER,
+    M_FLAGS,
     M_SENT,
+    N_STREAMS,
     OUTCOME_NAMES,
+    STREAM_COMMITMENT,
+    STREAM_SETUP,
+    X_CHALLENGE_TIME,
     X_END_TIME,
     X_EVENTS,
     X_OUTCOME,
-    X_PROLIF_TIME,
+    X_WINNER,
 )
+from escalation_sim.model.rng import exponential, init_streams, uniform
 from escalation_sim.model.validation import load_scenario
 
-TERMINAL = {
-    "no_challenge": {"no_challenge"},
-    "back_down": {"challenger_backs_down"},
-    "concede": {"defender_concedes"},
-    "settle": {"settlement"},
-    "war": {"war_deliberate", "war_miscalculation"},
-}
+TERMINAL = {"back_down": "challenger_backs_down", "concede": "defender_concedes", "settle": "settlement", "war": "war"}
+LEADERS = ("challenger.leader", "defender.leader")
 
 
 class RecordingCrisis(Crisis):
-    """A Crisis that also keeps every handled message (for its send time)."""
+    """A Crisis that also keeps every handled message (its flags and send time are not in the trace)."""
 
     def __init__(self, *args, **kwargs):
         self.msgs: list[np.ndarray] = []
@@ -45,131 +54,35 @@ class RecordingCrisis(Crisis):
         super()._record(actor, msg, now)
 
 
-def run_recorded(scenario, seed, replication=0):
+def run_recorded(scenario, seed, rep=0, twin=False):
+    """``(result, messages handled, draws per stream, parameter vector)`` of one SimPy crisis."""
     p_mixes, cum = scenario.vectors()
-    c = RecordingCrisis(p_mixes, cum, seed, replication)
+    c = RecordingCrisis(p_mixes, cum, seed, rep, True, twin)
     res = c.run()
-    return res, c.msgs, c.p
+    return res, c.msgs, c.counters.astype(np.int64), c.p
 
 
-# --- invariants, checked on every run below -----------------------------------------------
-def check_invariants(scenario, seed, replication=0):
-    res, msgs, p = run_recorded(scenario, seed, replication)
-    tr = res.trace
-    horizon = scenario.value("crisis.horizon")
-    ally = scenario.value("ally.present") > 0
-
-    assert list(tr.columns) == list(TRACE_COLUMNS)
-    assert len(tr) == len(msgs) == res.events == int(res.state[X_EVENTS])
-
-    # time runs forward and stays inside the window
-    assert tr.time.is_monotonic_increasing
-    assert tr.time.min() >= 0.0 and tr.time.max() < horizon
-    assert 0.0 <= res.end_time <= horizon
-    assert res.end_time == res.state[X_END_TIME]
-
-    # ladder levels
-    assert set(tr.level_sent) <= set(range(-1, 7))
-    assert set(tr.level_perceived) <= set(range(-1, 7))
-    assert set(tr.actor) <= set(ACTOR_NAMES)
-
-    # causality: every message was sent, by its sender, no later than it was received
-    regime = "limited_security_regime" in scenario.mixes[res.mix].strategies
-    min_delay = scenario.value("channel.delay_min") * (1 - regime * scenario.value("effects.regime_delay_cut"))
-    times = tr.time.to_numpy()
-    actors = tr.actor.to_numpy()
-    for i, (m, row) in enumerate(zip(msgs, tr.itertuples(index=False), strict=True)):
-        sent = m[M_SENT]
-        assert sent <= row.time
-        if row.sender:  # the sender handled a message at the send time, before this one
-            earlier = (actors[:i] == row.sender) & (times[:i] == sent)
-            assert earlier.any(), (i, row)
-        if row.message == "signal":  # every signal travels through the channel
-            assert row.time - sent >= min_delay - 1e-9
-
-    # exactly one outcome
-    assert res.outcome in OUTCOME_NAMES
-    assert OUTCOME_NAMES[int(res.state[X_OUTCOME])] == res.outcome
-    terminal = tr[tr.event.isin(list(TERMINAL)) & tr.actor.isin(["challenger.leader", "defender.leader"])]
-    if res.outcome == "unresolved":
-        assert len(terminal) == 0
-        assert res.end_time == horizon
-    else:
-        assert len(terminal) == 1
-        row = terminal.iloc[0]
-        assert res.outcome in TERMINAL[row.event]
-        assert row.time == res.end_time
-        if row.event == "war":
-            assert (res.outcome == "war_miscalculation") == bool(row.misperceived or row.incident)
-
-    # no_challenge iff the crisis ends at 0 by the challenger's first decision
-    first_challenger = tr[tr.actor == "challenger.leader"].iloc[0]
-    assert first_challenger.message == "start" and first_challenger.time == 0.0
-    is_nc = res.end_time == 0.0 and first_challenger.event == "no_challenge"
-    assert (res.outcome == "no_challenge") == is_nc
-    if res.outcome != "no_challenge":
-        assert first_challenger.event == "challenge"
-
-    # where the run stops
-    if not ally:
-        if res.outcome != "unresolved":
-            assert tr.index[-1] == terminal.index[0]  # nothing after the outcome
-            assert tr.time.iloc[-1] == res.end_time
-        assert not (tr.actor.str.startswith("ally")).any()
-    else:
-        reviews = tr.time[tr.message == "review"].to_numpy()
-        interval = scenario.value("ally.review_interval")
-        expected = interval * np.arange(1, math.ceil(horizon / interval))
-        np.testing.assert_allclose(reviews, expected[expected < horizon], rtol=1e-12)
-        if res.outcome != "unresolved":
-            # after the outcome the crisis actors only ignore what still arrives; the defender's
-            # reassurance and the ally go on
-            after = tr.loc[terminal.index[0] + 1 :]
-            crisis_actor = ~after.actor.str.startswith("ally") & (after.actor != "defender.leader")
-            assert set(after.event[crisis_actor]) <= {"ignored"}
-            assert set(after.event[after.actor == "defender.leader"]) <= {"ignored", "start", "renew"}
-            assert set(after.event[after.actor == "ally.audience"]) <= {"ignored"}
-    return res
+# --- determinism ---------------------------------------------------------------------------------------------
+def test_same_seed_same_crisis(direct, extended):
+    for scen, seed, rep in ((direct, 8, 0), (direct, 15, 2), (extended, 8, 3)):
+        a, b = simulate(scen, seed, rep), simulate(scen, seed, rep)
+        pdt.assert_frame_equal(a.trace, b.trace)
+        np.testing.assert_array_equal(a.state, b.state)
 
 
-# --- determinism ------------------------------------------------------------------------------
-@pytest.mark.parametrize("seed", [8, 15, 17])
-def test_same_seed_same_trace_and_state(direct, seed):
-    a = simulate(direct, seed)
-    b = simulate(direct, seed)
-    assert len(a.trace) > 10  # these seeds open a crisis
-    pdt.assert_frame_equal(a.trace, b.trace)
-    np.testing.assert_array_equal(a.state, b.state)
-    assert (a.outcome, a.end_time, a.need_driven, a.mix) == (b.outcome, b.end_time, b.need_driven, b.mix)
-
-
-def test_same_seed_same_trace_with_ally(extended):
-    a = simulate(extended, 8, replication=3)
-    b = simulate(extended, 8, replication=3)
-    pdt.assert_frame_equal(a.trace, b.trace)
-    np.testing.assert_array_equal(a.state, b.state)
-
-
-def test_record_false_gives_same_crisis(extended):
+def test_record_false_gives_the_same_crisis(extended):
     for seed in range(5):
-        a = simulate(extended, seed, record=True)
-        b = simulate(extended, seed, record=False)
+        a, b = simulate(extended, seed, record=True), simulate(extended, seed, record=False)
         np.testing.assert_array_equal(a.state, b.state)
         assert b.trace.empty and list(b.trace.columns) == list(TRACE_COLUMNS)
 
 
-def test_different_seeds_differ(direct):
-    runs = [simulate(direct, s) for s in range(10)]
-    assert len({(r.outcome, r.end_time) for r in runs}) >= 3
-    assert len({r.need_driven for r in runs}) == 2
-    crises = [r for r in runs if r.outcome != "no_challenge"]
-    assert len(crises) >= 2
-    assert any(not r.trace.equals(crises[0].trace) for r in crises[1:])
-
-
-def test_replications_differ(direct):
-    runs = [simulate(direct, 0, replication=k) for k in range(10)]
-    assert len({(r.outcome, r.end_time) for r in runs}) >= 3
+def test_seeds_and_replications_differ(direct):
+    by_seed = [simulate(direct, s) for s in range(12)]
+    by_rep = [simulate(direct, 0, r) for r in range(12)]
+    for runs in (by_seed, by_rep):
+        assert len({(r.outcome, r.end_time) for r in runs}) >= 4
+        assert len({r.challenger_type for r in runs}) >= 2
 
 
 def test_negative_seed_rejected(direct):
@@ -179,200 +92,412 @@ def test_negative_seed_rejected(direct):
         simulate(direct, 0, replication=-1)
 
 
-# --- invariants on the shipped scenarios and on random valid scenarios ----------------------
-@pytest.mark.parametrize("seed", range(20))
-def test_invariants_shipped(direct, extended, seed):
-    check_invariants(direct, seed)
-    check_invariants(extended, seed)
+def test_result_fields_mirror_the_state(direct):
+    for seed in range(30):
+        r = simulate(direct, seed)
+        st = r.state
+        assert r.outcome == OUTCOME_NAMES[int(st[X_OUTCOME])] and r.end_time == st[X_END_TIME]
+        assert r.challenge_time == st[X_CHALLENGE_TIME] and r.events == st[X_EVENTS] == len(r.trace)
+        assert r.winner == ("" if st[X_WINNER] < 0 else ("challenger", "defender")[int(st[X_WINNER])])
+        assert (r.winner != "") == (r.outcome == "war")
+        if r.outcome == "war":
+            assert r.terms == (1.0 if r.winner == "challenger" else 0.0)
 
 
-@given(seed=st.integers(0, 2**32 - 1), replication=st.integers(0, 10**6))
-def test_invariants_over_seeds(direct, extended, seed, replication):
-    check_invariants(direct, seed, replication)
-    check_invariants(extended, seed, replication)
+# --- invariants of a crisis and of its trace ----------------------------------------------------------------
+def check_crisis(scenario, seed, rep=0):
+    """Every invariant docs/model.md states about one replication, checked on its trace."""
+    res, msgs, _, p = run_recorded(scenario, seed, rep)
+    tr = res.trace
+    horizon = scenario.value("crisis.horizon")
+    ally = scenario.value("ally.present") > 0
+    assert list(tr.columns) == list(TRACE_COLUMNS) and len(tr) == len(msgs) == res.events
+    assert tr["time"].is_monotonic_increasing and tr["time"].min() >= 0.0 and tr["time"].max() < horizon
+    assert set(tr["actor"]) <= set(ACTOR_NAMES)
+    if len(tr):  # the start messages, in the documented order, at t = 0
+        starts = tr[tr["message"] == "start"]
+        assert starts["time"].eq(0.0).all()
+        assert list(starts["actor"]) == ["challenger.leader", "defender.leader"] + (["ally.leader"] if ally else [])
+        assert list(tr["actor"].iloc[:len(starts)]) == list(starts["actor"])
+
+    # causality: each message was sent no later than it was handled, by an actor busy at that instant
+    sent = np.array([m[M_SENT] for m in msgs])
+    assert (sent <= tr["time"].to_numpy()).all()
+    for i, row in enumerate(tr.itertuples(index=False)):
+        if row.sender:
+            assert ((tr["actor"].iloc[:i] == row.sender) & (tr["time"].iloc[:i] == sent[i])).any(), (i, row)
+
+    # perception: levels 1-4 are read as sent or one rung higher (then flagged), 0 and 5 as sent, an incident as
+    # limited force unless recognised (then no perceived level)
+    sig = tr[tr["actor"].isin(LEADERS) & (tr["message"] == "signal") & (tr["event"] != "ignored")]
+    for row in sig.itertuples(index=False):
+        if row.incident:
+            assert row.level_perceived == (-1 if row.event == "incident_recognised" else 5) and not row.misperceived
+        elif row.misperceived:
+            assert 1 <= row.level_sent <= 4 and row.level_perceived == row.level_sent + 1
+        else:
+            assert row.level_perceived == row.level_sent
+
+    # exactly one outcome, recorded by one terminal row at the end time
+    challenge = tr[(tr["actor"] == "challenger.leader") & tr["event"].isin(["challenge", "war"]) & (tr["message"] == "opportunity")]
+    terminal = tr[tr["actor"].isin(LEADERS) & tr["event"].isin(list(TERMINAL))]
+    if res.outcome in ("no_challenge", "unresolved"):
+        assert len(terminal) == 0 and res.end_time == horizon
+        assert (len(challenge) == 0) == (res.outcome == "no_challenge")
+    else:
+        assert len(terminal) == 1 and TERMINAL[terminal["event"].iloc[0]] == res.outcome
+        assert terminal["time"].iloc[0] == res.end_time
+        assert len(challenge) == 1 and challenge["time"].iloc[0] == res.challenge_time
+
+    # where the run stops: right after the outcome without an ally; with one, reviews to the horizon
+    if not ally:
+        assert not tr["actor"].str.startswith("ally").any()
+        if len(terminal):
+            assert tr.index[-1] == terminal.index[0]
+    else:
+        interval = scenario.value("ally.review_interval")
+        reviews = tr.loc[tr["message"] == "review", "time"].to_numpy()
+        expected = interval * np.arange(1, math.ceil(horizon / interval) + 1)
+        np.testing.assert_allclose(reviews, expected[expected < horizon], rtol=1e-12)
+        if len(terminal):
+            after = tr.loc[terminal.index[0] + 1:]
+            crisis = after[after["actor"].isin(["challenger.audience", "challenger.military", "defender.audience",
+                                                "defender.military"])]
+            assert crisis["event"].eq("ignored").all()
+    return res
 
 
-RESPONSES = [s.name for s in strategies.response_rules]
-MODIFIERS = [s.name for s in strategies.defender_strategies if s.kind == "modifier"]
-INSTRUMENTS = [s.name for s in strategies.ally_instruments]
+@pytest.mark.parametrize("seed", range(12))
+def test_invariants_on_the_shipped_scenarios(direct, extended, seed):
+    check_crisis(direct, seed)
+    check_crisis(extended, seed)
+    check_crisis(load_scenario(SCHELLING_TOML), seed)
 
 
-@st.composite
-def valid_scenarios(draw):
-    ally = draw(st.booleans())
-    mix = []
-    rule = draw(st.sampled_from([None, *RESPONSES]))
-    if rule:
-        mix.append(rule)
-    mix += draw(st.lists(st.sampled_from(MODIFIERS), unique=True))
+RESPONSES = list(strategies.RESPONSE_RULES)
+MODIFIERS = [s.name for s in strategies.STRATEGIES if s.kind == "modifier"]
+INSTRUMENTS = list(strategies.ALLY_INSTRUMENTS)
+
+
+@hst.composite
+def scenarios(draw):
+    ally = draw(hst.booleans())
+    mix = [r] if (r := draw(hst.sampled_from([None, *RESPONSES]))) else []
+    mix += draw(hst.lists(hst.sampled_from(MODIFIERS), unique=True))
     if ally:
-        mix += draw(st.lists(st.sampled_from(INSTRUMENTS), unique=True))
+        mix += draw(hst.lists(hst.sampled_from(INSTRUMENTS), unique=True))
     values = {
-        "channel.misperception": draw(st.sampled_from([0.0, 0.1, 0.5, 1.0])),
-        "challenger.p_need": draw(st.sampled_from([0.0, 0.5, 1.0])),
-        "challenger.strategy": draw(st.sampled_from(params.CHALLENGER_STRATEGIES)),
-        "challenger.challenge_threshold": draw(st.sampled_from([-1.0, 0.35])),
-        "crisis.horizon": draw(st.sampled_from([60.0, 365.0])),
+        "channel.misperception": draw(hst.sampled_from([0.0, 0.1, 0.5, 1.0])),
+        "challenger.p_need": draw(hst.sampled_from([0.0, 0.5, 1.0])),
+        "challenger.strategy": draw(hst.sampled_from(strategies.CHALLENGER_STRATEGIES)),
+        "crisis.opportunity_rate": draw(hst.sampled_from([0.0, 1 / 60, 0.5])),
+        "crisis.horizon": draw(hst.sampled_from([60.0, 365.0])),
+        "decision.precision": draw(hst.sampled_from([0.0, 25.0, 1e4])),
+        "military.incident_rate": draw(hst.sampled_from([0.0, 0.02, 0.2])),
         "ally.present": ally,
     }
     if ally:
-        values["defender.renewal_interval"] = draw(st.sampled_from([0.0, 25.0]))
-    from escalation_sim.model.scenario import Scenario
-
-    return Scenario.build(values=values, strategies=mix)
+        values["defender.renewal_interval"] = draw(hst.sampled_from([0.0, 25.0]))
+    return build_scenario(values, mix)
 
 
-@given(scenario=valid_scenarios(), seed=st.integers(0, 2**32 - 1), replication=st.integers(0, 1000))
-def test_invariants_over_parameters(scenario, seed, replication):
-    res = check_invariants(scenario, seed, replication)
+@given(scenario=scenarios(), seed=hst.integers(0, 2**32 - 1), rep=hst.integers(0, 10**6))
+def test_invariants_over_parameters(scenario, seed, rep):
+    res = check_crisis(scenario, seed, rep)
+    if scenario.value("crisis.opportunity_rate") == 0.0:
+        assert res.outcome == "no_challenge"
     if scenario.value("challenger.p_need") in (0.0, 1.0):
         assert res.need_driven == (scenario.value("challenger.p_need") == 1.0)
 
 
-@pytest.mark.parametrize("p_need", [0.0, 1.0])
-def test_p_need_extremes(build, p_need):
-    s = build({"challenger.p_need": p_need})
-    assert {simulate(s, k).need_driven for k in range(20)} == {bool(p_need)}
+# --- trace values ------------------------------------------------------------------------------------------
+def test_audience_pressure_recomputed_from_the_moves_it_saw():
+    """Each crisis audience's trace value is its pressure after the move, recomputed here from docs/model.md
+    ("Audiences"): decay since the last update, then relief after an offer or a concession, else the gain
+    ``pressure_gain * L / 5`` (times ``1 - restraint_pressure_cut`` for a restrained defender's moves)."""
+    gain, decay, relief, cut = 0.03, 0.02, 0.5, 0.5
+    checked = 0
+    for mix in (["tit_for_tat", "grit"], ["immediate_deterrence", "self_restraint"], ["reciprocal_concessions"]):
+        scen = build_scenario({"crisis.opportunity_rate": 0.1}, mix)
+        restrained = "self_restraint" in mix
+        for seed in range(25):
+            res, msgs, _, _ = run_recorded(scen, seed)
+            tr = res.trace
+            for aud in ("challenger.audience", "defender.audience"):
+                pr, t0 = 0.0, 0.0
+                for i in np.flatnonzero((tr["actor"] == aud).to_numpy()):
+                    row = tr.iloc[i]
+                    if row["event"] == "ignored":
+                        continue
+                    pr *= math.exp(-decay * (row["time"] - t0))
+                    t0 = row["time"]
+                    if int(msgs[i][M_FLAGS]) & F_OFFER or row["level_sent"] == 0:
+                        pr *= 1 - relief
+                    else:
+                        g = gain * row["level_sent"] / 5
+                        if restrained and row["sender"].startswith("defender"):
+                            g *= 1 - cut
+                        pr += g
+                    assert row["value"] == pytest.approx(pr, rel=1e-12, abs=1e-15)
+                    checked += 1
+    assert checked > 100
 
 
-def test_always_challenge_never_no_challenge(build):
-    s = build({"challenger.challenge_threshold": -10.0}, ["tit_for_tat"])
-    for k in range(10):
-        r = simulate(s, k)
-        assert r.outcome != "no_challenge"
-        assert r.trace.event.iloc[0] == "challenge"
-
-
-def test_never_challenge(build):
-    s = build({"challenger.challenge_threshold": 10.0})
-    for k in range(10):
-        r = simulate(s, k)
-        assert (r.outcome, r.end_time, len(r.trace)) == ("no_challenge", 0.0, 1)
-
-
-def test_population_mix_frequencies(build):
-    # weights 1:3 -> mix 1 with probability 0.75; n = 1000, SE = sqrt(0.75 * 0.25 / n) = 0.0137,
-    # 99.9% two-sided tolerance 3.29 * SE = 0.045.
-    s = build({"challenger.challenge_threshold": 10.0}, population=[(1, ["tit_for_tat"]), (3, ["grit"])])
-    n = 1000
-    mixes = [simulate(s, 4, replication=k, record=False).mix for k in range(n)]
-    assert set(mixes) == {0, 1}
-    assert abs(sum(mixes) / n - 0.75) < 3.29 * math.sqrt(0.75 * 0.25 / n)
-
-
-# --- the ally: the run goes on to the horizon ---------------------------------------------------
-def test_without_ally_run_stops_at_outcome(direct):
+def test_decision_rows_record_levels_and_terms(direct):
+    """An escalation row gives the new level (one rung above the top, at least a threat under immediate
+    deterrence); an offer row its terms (between the status quo and the demand); a challenge row the demand."""
+    scen = build_scenario({"crisis.opportunity_rate": 0.1}, ["reciprocal_concessions"])
     seen = set()
-    for seed in range(30):
-        r = simulate(direct, seed)
-        seen.add(r.outcome)
-        if r.outcome == "unresolved":
-            assert r.end_time == 365.0 and r.trace.time.max() < 365.0
-        else:
-            assert r.trace.time.iloc[-1] == r.end_time
-            assert r.trace.event.iloc[-1] in TERMINAL
-    assert {"no_challenge", "challenger_backs_down", "war_miscalculation"} <= seen
+    for seed in range(60):
+        res = simulate(scen, seed)
+        tr = res.trace
+        for row in tr[tr["actor"].isin(LEADERS)].itertuples(index=False):
+            if row.event == "escalate":
+                assert 1 < row.level <= 5
+            elif row.event == "offer":
+                assert 0.5 < row.value < 1.0
+            elif row.event == "challenge":
+                assert 0.5 < row.value <= 1.0 and row.level == 1
+            seen.add(row.event)
+    assert {"escalate", "offer", "challenge"} <= seen
 
 
-def test_with_ally_run_continues_to_horizon(extended):
-    ended_early = 0
+# --- order of events ------------------------------------------------------------------------------------------
+def test_a_deliverys_zero_delay_cascade_runs_before_the_next_delivery(extended):
+    """A leader that orders its military (an immediate put) has the order handled at once, before the audience's
+    copy of the move it was answering, although that copy was delivered at the same instant."""
+    found = 0
+    for seed in range(60):
+        tr = simulate(extended, seed).trace
+        rows = tr.reset_index(drop=True)
+        for i in np.flatnonzero((rows["actor"].isin(LEADERS) & (rows["event"] == "escalate") & (rows["level"] >= 3)).to_numpy()):
+            side = rows.loc[i, "actor"].split(".")[0]
+            nxt = rows.loc[i + 1]
+            assert (nxt["actor"], nxt["message"], nxt["time"]) == (f"{side}.military", "order", rows.loc[i, "time"])
+            same = rows[(rows["time"] == rows.loc[i, "time"]) & (rows["actor"] == f"{side}.audience")]
+            assert (same.index > i + 1).all()
+            found += len(same)
+    assert found > 5
+
+
+def test_ties_by_kind_then_send_order():
+    """Zero channel delay: a GRIT transfer (kind 12) and its observed copy (kind 1) arrive together; the copy,
+    sent second, is handled first (priority 2 + kind). Two copies of one move (same kind) go in send order: the
+    leader's before its audience's."""
+    scen = build_scenario({"channel.delay_mean": 0.0, "channel.delay_min": 0.0, "crisis.opportunity_rate": 0.0}, ["grit"])
+    tr = simulate(scen, 1).trace
+    at0 = tr[tr["time"] == 0.0]
+    assert list(zip(at0["actor"], at0["message"], strict=True))[:4] == [
+        ("challenger.leader", "start"), ("defender.leader", "start"), ("challenger.audience", "signal"),
+        ("challenger.leader", "transfer")]
+    scen = build_scenario({"channel.delay_mean": 0.0, "channel.delay_min": 1.0, "crisis.opportunity_rate": 1.0},
+                          ["tit_for_tat"])
+    pairs = 0
     for seed in range(20):
-        r = simulate(extended, seed)
-        tr = r.trace
-        if r.outcome == "unresolved":
-            continue
-        ended_early += 1
-        reviews = tr.time[tr.message == "review"].tolist()
-        assert reviews == [30.0 * k for k in range(1, 13)]
-        renews = tr.time[tr.event == "renew"].tolist()
-        assert renews == [60.0 * k for k in range(1, 7)]
-        after = tr[tr.time > r.end_time]
-        assert (after.message == "review").sum() >= 12 - int(r.end_time // 30)
-        assert (after.event == "support").sum() >= 1
-        assert (after.event == "renew").sum() >= 1
-    assert ended_early >= 10
+        tr = simulate(scen, seed).trace.reset_index(drop=True)
+        for i in np.flatnonzero((tr["actor"] == "defender.audience").to_numpy()):
+            lead = tr[(tr["actor"] == "defender.leader") & (tr["time"] == tr.loc[i, "time"]) & (tr["message"] == "signal")]
+            assert len(lead) >= 1 and lead.index.min() < i
+            pairs += 1
+    assert pairs > 10
 
 
-def _reviews(res):
+def test_nothing_is_delivered_at_or_after_the_horizon():
+    """A GRIT step due exactly at the horizon, and an ally review due exactly at it, are not handled."""
+    scen = build_scenario({"crisis.horizon": 60.0, "crisis.opportunity_rate": 0.0, "defender.grit_interval": 30.0,
+                           "defender.grit_steps": 5, "ally.present": True, "ally.review_interval": 20.0}, ["grit"])
+    res = simulate(scen, 2)
     tr = res.trace
-    return tr[tr.message == "review"].set_index("time").value
+    assert tr.loc[tr["message"] == "grit_step", "time"].tolist() == [30.0]
+    assert tr.loc[tr["message"] == "review", "time"].tolist() == [20.0, 40.0]
+    assert res.outcome == "no_challenge" and res.end_time == 60.0
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_one_off_vs_renewed_reassurance(seed):
-    one_off = simulate(load_scenario(EXTENDED_TOML, {"defender.renewal_interval": 0.0}), seed)
-    renewed = simulate(load_scenario(EXTENDED_TOML, {"defender.renewal_interval": 30.0}), seed)
-    a, b = _reviews(one_off), _reviews(renewed)
-    assert list(a.index) == list(b.index) == [30.0 * k for k in range(1, 13)]
-    late = [t for t in a.index if t >= 120.0]
-    assert all(a[t] < b[t] for t in late), (a, b)
-    # a one-off reassurance lets confidence fall below the hedging threshold by the end of the year
-    assert a.iloc[-1] < 0.4 < b.iloc[-1]
+# --- every draw, recounted from the trace ---------------------------------------------------------------------
+def commitment_draws(p, seed, rep, last_read):
+    """Draws on stream 10: the initial state, then one exponential per switch drawn up to the last read."""
+    from escalation_sim.model.rules import ALLY_LAPSE, ALLY_P_COMMITTED, ALLY_RECOMMIT
+
+    keys = np.zeros(N_STREAMS, dtype=np.uint64)
+    ctr = np.zeros(N_STREAMS, dtype=np.uint64)
+    init_streams(seed, rep, keys, ctr)
+    n = 1
+    committed = uniform(keys, ctr, STREAM_COMMITMENT) < p[ALLY_P_COMMITTED]
+
+    def rate(c):
+        return p[ALLY_LAPSE] if c else p[ALLY_RECOMMIT]
+
+    nxt = math.inf
+    if rate(committed) > 0:
+        n += 1
+        nxt = exponential(keys, ctr, STREAM_COMMITMENT, 1 / rate(committed))
+    while nxt <= last_read:
+        committed = not committed
+        if rate(committed) > 0:
+            n += 1
+            nxt += exponential(keys, ctr, STREAM_COMMITMENT, 1 / rate(committed))
+        else:
+            nxt = math.inf
+    return n
 
 
-def test_one_off_reassurance_decays_exactly(build):
-    """No challenge, one-off: after the last support, reviews follow exp(-decay * cut * t)."""
-    s = build(
-        {"ally.present": True, "challenger.challenge_threshold": 10.0, "defender.renewal_interval": 0.0},
-        ["tripwire", "public_statement"],
-    )
-    r = simulate(s, 3)
-    tr = r.trace
-    assert r.outcome == "no_challenge"
-    last_support = tr.time[tr.event == "support"].max()
-    assert (tr.event == "support").sum() == 2 and last_support < 30.0
-    v = _reviews(r)
-    rate = 0.008 * (1 - 0.5)  # tripwire cuts the decay by effects.tripwire_decay_cut
-    ratios = v.iloc[1:].to_numpy() / v.iloc[:-1].to_numpy()
-    np.testing.assert_allclose(ratios, math.exp(-rate * 30.0), rtol=1e-12)
-    # the ally starts hedging at the first review below ally.hedge_threshold = 0.4, once;
-    # the programme (180 days) cannot mature before the horizon
-    first_below = v.index[v.to_numpy() < 0.4][0]
-    assert tr.time[tr.event == "hedge_start"].tolist() == [first_below]
-    assert tr.time[(tr.actor == "ally.military") & (tr.message == "order")].tolist() == [first_below]
-    assert first_below + 180.0 >= 365.0 and not r.ally_proliferated
+def expected_draws(scenario, res, msgs, seed, rep, mix):
+    """Draws per stream of one crisis, from the "Every draw" table of docs/model.md and the trace."""
+    v = scenario.value
+    delay = 1 if v("channel.delay_mean") > 0 else 0  # exponential(mean <= 0) draws nothing
+    rate = 1 if v("crisis.opportunity_rate") > 0 else 0
+    lsr = "limited_security_regime" in mix
+    nc = "norms_of_competition" in mix
+    grit = "grit" in mix and v("defender.grit_steps") > 0
+    gtft = "generous_tit_for_tat" in mix
+    ally = v("ally.present") > 0
+    instruments = [k for k in INSTRUMENTS if k in mix]
+    renewable = [k for k in instruments if k not in ("tripwire", "alliance_terms")]
+    n = np.zeros(N_STREAMS, dtype=np.int64)
+    n[STREAM_SETUP] = 6  # S1-S6
+    decisions = 0
+    last_read = -1.0
+    clock_on = {"challenger.military": False, "defender.military": False}
+    tr = res.trace
+    for i, row in enumerate(tr.itertuples(index=False)):
+        ev, msg, actor = row.event, row.message, row.actor
+        if ev == "ignored":
+            continue
+        flags = int(msgs[i][M_FLAGS])
+        if actor in LEADERS:
+            s = 0 if actor == "challenger.leader" else 3
+            if msg == "start":
+                n[s] += 2 * lsr + (nc if s == 0 else 0)  # R1, R2
+                if s == 0:
+                    n[0] += rate  # O1
+                else:
+                    n[3] += grit * delay  # G1
+                    n[3] += sum(1 + delay for _ in instruments)  # A2, A1
+                    if ally:
+                        last_read = row.time
+            elif msg == "opportunity":
+                n[0] += 1  # O2
+                n[0] += {"wait": rate, "challenge": delay, "war": 1}[ev]  # O1 / L5 / W1
+            elif msg == "grit_step":
+                n[3] += delay  # G1
+            elif msg == "renew":
+                n[3] += sum(1 + delay for _ in renewable)
+                last_read = row.time
+            elif msg == "signal":
+                n[s] += 1  # L1
+                if s == 3 and ally and ev != "incident_recognised":
+                    last_read = row.time
+                if row.incident:
+                    if ev != "incident_recognised":
+                        n[s] += 1 + (ev == "war")  # L2, W1
+                    continue
+                offered = bool(flags & F_OFFER) and not row.misperceived
+                if s == 3 and gtft and decisions > 0 and not offered:
+                    n[3] += 1  # L3
+                n[s] += 1 + (ev == "war")  # L4, W1
+                if ev == "offer" or (ev == "escalate" and row.level < 3):
+                    n[s] += delay  # L5
+                if s == 3:
+                    decisions += 1
+        elif actor in clock_on:
+            s = 2 if actor.startswith("challenger") else 5
+            if msg == "order":
+                n[s] += 1 if v("military.execution_delay_mean") * (row.level - 2) > 0 else 0  # M1
+            elif msg == "executed":
+                n[s] += delay + (0 if clock_on[actor] else 1)  # M2, M3
+                clock_on[actor] = True
+            elif msg == "incident_tick":
+                n[s] += 2 + (delay if ev == "incident" else 0)  # M4, M6, M5
+        elif actor == "ally.leader" and msg == "review":
+            n[6] += 1 + (delay if ev == "provoke" else 0)  # Y1, Y2
+        elif actor == "ally.military" and msg == "order":
+            n[8] += (v("ally.programme_time") > 0) + (v("ally.detection_rate") > 0)  # Y3
+    if ally:
+        n[STREAM_COMMITMENT] = commitment_draws(scenario.vectors()[0][res.mix], seed, rep, last_read)
+    return n
 
 
-def test_weak_reassurance_leads_to_proliferation(build):
-    s = build(
-        {"ally.present": True, "challenger.challenge_threshold": 10.0, "defender.renewal_interval": 0.0},
-        ["private_statement"],
-    )
-    r = simulate(s, 3)
-    tr = r.trace
-    v = _reviews(r)
-    first_below = v.index[v.to_numpy() < 0.4][0]
-    assert tr.time[tr.event == "hedge_start"].tolist() == [first_below]
-    assert first_below + 180.0 < 365.0
-    assert r.ally_proliferated
-    assert r.state[X_PROLIF_TIME] == first_below + 180.0
-    assert tr.time[tr.event == "proliferate"].tolist() == [first_below + 180.0]
+DRAW_CASES = {
+    "direct": (load_scenario(DIRECT_TOML), {}),
+    "extended": (load_scenario(EXTENDED_TOML), {}),
+    "schelling": (load_scenario(SCHELLING_TOML), {}),
+    "regime-norms-grit-gtft": (None, ({"crisis.opportunity_rate": 0.05, "military.incident_rate": 0.1},
+                                      ["generous_tit_for_tat", "grit", "norms_of_competition", "limited_security_regime"])),
+    "ally-all-instruments": (None, ({"ally.present": True, "defender.renewal_interval": 40.0, "ally.lapse_rate": 0.01,
+                                     "ally.recommit_rate": 0.01, "ally.review_interval": 20.0},
+                                    ["reciprocal_concessions", "general_deterrence", *INSTRUMENTS])),
+    "no-delays": (None, ({"channel.delay_mean": 0.0, "military.execution_delay_mean": 0.0, "ally.present": True},
+                         ["tit_for_tat", "grit", "aid"])),
+}
 
 
-def test_support_stops_hedging_and_shelves_the_programme(build):
-    """Confidence back above the threshold stops hedging; the programme's clock is then stale."""
-    s = build(
-        {
-            "ally.present": True,
-            "challenger.challenge_threshold": 10.0,
-            "ally.initial_confidence": 0.3,
-            "ally.decay": 0.0,
-            "ally.review_interval": 10.0,
-            "channel.delay_min": 15.0,
-            "effects.boost_private_statement": 0.5,
-        },
-        ["private_statement"],
-    )
-    r = simulate(s, 0)
-    tr = r.trace
-    v = _reviews(r)
-    support_t = tr.time[tr.event == "support"].tolist()
-    assert len(support_t) == 1 and 15.0 <= support_t[0]
-    # review at 10: 0.3 < 0.4 -> hedge; support: 0.3 + 0.5 * 0.7 = 0.65; next review: stop
-    assert v[10.0] == pytest.approx(0.3)
-    assert tr.time[tr.event == "hedge_start"].tolist() == [10.0]
-    stop = tr.time[tr.event == "hedge_stop"].tolist()
-    assert len(stop) == 1 and stop[0] == 10.0 * math.ceil(support_t[0] / 10.0)
-    assert v[stop[0]] == pytest.approx(0.65)
-    assert tr.time[tr.event == "programme_shelved"].tolist() == [190.0]
-    assert not r.ally_proliferated
+@pytest.mark.parametrize("case", list(DRAW_CASES))
+def test_draws_per_stream_follow_the_every_draw_table(case):
+    """For 60 crises per case, the draws each stream made (its counter) equal the count from the table: every
+    handler's rows, their conditions (a regime's reports, GRIT, instruments, generous tit for tat's draw, war's
+    lottery, a move's delay, the first execution's clock, a provocation's delay, the commitment chain), and the
+    rule that an exponential with mean 0 draws nothing. Streams 1, 4 and 7 (audiences) never draw."""
+    scen, built = DRAW_CASES[case]
+    if scen is None:
+        scen = build_scenario(*built)
+    for rep in range(60):
+        res, msgs, counters, _ = run_recorded(scen, 3, rep)
+        mix = scen.mixes[res.mix].strategies
+        expected = expected_draws(scen, res, msgs, 3, rep, mix)
+        np.testing.assert_array_equal(counters, expected, err_msg=f"replication {rep}")
+        assert counters[[1, 4, 7]].sum() == 0
+
+
+# --- the compiled engine's workspace ---------------------------------------------------------------------------
+def test_workspace_overflow_is_an_error_not_a_different_crisis():
+    """A valid scenario that keeps more than 256 messages in flight (four renewable instruments renewed every
+    0.1 days with slow delivery): the SimPy engine has no limit and runs it; the compiled engine raises."""
+    scen = build_scenario({"ally.present": True, "defender.renewal_interval": 0.1, "channel.delay_mean": 20.0},
+                          ["public_statement", "private_statement", "aid", "exercises"])
+    res = simulate(scen, 1, record=False)
+    assert res.events > 10_000
+    with pytest.raises(RuntimeError, match="overflowed"):
+        mc.final_states(scen, 1, [0])
+    pm, cum = scen.vectors()
+    with pytest.raises(RuntimeError, match="overflowed"):
+        mc.run_blocks(pm, cum, 1, np.array([0]), 2, 2, parallel=False)
+
+
+# --- the ally: reviews and its belief between signals ------------------------------------------------------
+def test_reviews_read_the_filters_prediction_without_news():
+    """No instruments, no challenge: the ally's belief at each review is the two-state filter's prediction from its
+    prior, ``b_inf + (p0 - b_inf) exp(-(lapse + recommit) t)`` (docs/model.md, "The ally"); with no switching it
+    stays at its prior."""
+    for lapse, recommit in ((1 / 300, 1 / 150), (0.0, 0.0)):
+        scen = build_scenario({"ally.present": True, "crisis.opportunity_rate": 0.0, "ally.lapse_rate": lapse,
+                               "ally.recommit_rate": recommit, "ally.p_committed": 0.9, "ally.risk_taking": False})
+        tr = simulate(scen, 4).trace
+        rows = tr[(tr["actor"] == "ally.leader") & (tr["message"] == "review")]
+        h = lapse + recommit
+        b_inf = recommit / h if h else 0.9
+        expected = b_inf + (0.9 - b_inf) * np.exp(-h * rows["time"].to_numpy())
+        np.testing.assert_allclose(rows["value"].to_numpy(), expected, rtol=1e-12)
+        assert len(rows) == 4  # reviews at 90, 180, 270, 360
+
+
+def test_a_programme_matures_or_is_shelved_and_can_be_detected():
+    """An ally that hedges orders a programme: it matures after its exponential time if still running (then
+    ``proliferate``), or its clock finds it shelved; the challenger detects it only while it runs."""
+    scen = build_scenario({"ally.present": True, "crisis.opportunity_rate": 0.0, "ally.p_committed": 0.2,
+                           "ally.programme_cost": 0.0, "ally.review_interval": 30.0, "ally.programme_time": 60.0,
+                           "ally.detection_rate": 1 / 30})
+    outcomes = set()
+    for seed in range(30):
+        res = simulate(scen, seed)
+        tr = res.trace
+        starts = tr[tr["event"] == "hedge_start"]
+        done = tr[(tr["actor"] == "ally.military") & (tr["message"] == "hedge_done")]
+        assert len(done) <= len(starts)
+        for row in done.itertuples(index=False):
+            outcomes.add(row.event)
+            assert row.event in ("proliferate", "programme_shelved")
+        if res.ally_proliferated:
+            assert (done["event"] == "proliferate").sum() == 1
+        detected = tr[tr["event"] == "programme_detected"]
+        assert len(detected) <= 1 and (len(detected) == 0 or detected["actor"].iloc[0] == "challenger.leader")
+    assert "proliferate" in outcomes

@@ -1,4 +1,5 @@
-"""Tournament (issue 4, item 6): round robin, matrix, ranking with intervals that account for common random numbers."""
+"""Tournament: round robin of defender mixes against challenger styles and motives, its matrix (checked against
+single runs), and the ranking with batch-means intervals that account for common random numbers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from escalation_sim.analysis import batch
 from escalation_sim.analysis.tournament import ranking
 from escalation_sim.cli import main
 from escalation_sim.engines import montecarlo as mc
+from escalation_sim.model.constants import N_OUTCOMES, WAR_OUTCOME
 from escalation_sim.model.validation import load_scenario
 from escalation_sim.pipeline.experiment import load_experiment
 
@@ -50,7 +52,7 @@ def test_round_robin_cells_and_matrix_match_single_runs(tour):
     s = load_scenario(SCENARIO, {"defender.strategy": ["immediate_deterrence"], "challenger.strategy": "firm",
                                  "challenger.p_need": 1.0})
     tot = mc.run_cell(s, 3000, 11, 100, threads=1)
-    wars = tot.counts.sum(axis=0)[[4, 5]].sum()
+    wars = tot.counts.sum(axis=0)[WAR_OUTCOME]
     assert row["p_war"] == pytest.approx(wars / 3000, abs=1e-12)
     assert (out / "figures" / "tournament.png").stat().st_size > 10_000
     assert (out / "figures" / "tournament.svg").is_file()
@@ -73,7 +75,7 @@ def test_ranking_uses_blocks_and_is_consistent(tour):
     # = 0.13 with 30 blocks, so 0.55-1.45 is a 3.5-sd band; a wrong scale (n_b vs N) is off by sqrt(30)
     cells = pd.read_csv(out / "cells.csv")
     counts = batch.block_counts(out, len(cells))
-    assert counts.shape == (12, 30, 7)
+    assert counts.shape == (12, 30, N_OUTCOMES)
     j = int(cells["p_war"].idxmax())
     w = np.zeros(12)
     w[j] = 1.0
@@ -146,7 +148,8 @@ def test_existing_results_need_force_and_rerun_is_identical(tour):
         ('defender = [["tit_for_tat"]]\nmotive = ["greed"]', "tournament.motive"),
         ('defender = [["tit_for_tat"]]\nmotive = []', "tournament.motive"),
         ('defender = [["tit_for_tat"], ["tit_for_tat"]]', "tournament.defender"),
-        ('defender = [["grit", "tit_for_tat"]]', "tournament.defender[0]"),  # two response rules
+        ('defender = [["immediate_deterrence", "tit_for_tat"]]', "tournament.defender[0]"),  # two response rules
+        ('defender = [["grit", "grit"]]', "tournament.defender[0]"),  # a strategy twice
         ('defender = [["tit_for_tat"], ["tit_for_tatt"]]', "tournament.defender[1]"),
         ('defender = [["tripwire"]]', "ally.present"),
         ('defender = [["tit_for_tat"]]\nrounds = 3', "tournament"),
