@@ -38,7 +38,10 @@ def wilson(count: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at 0 and n the bound is exactly 0 and 1 (rounding would put it a hair inside and exclude the estimate)
+    lo = 0.0 if count <= 0 else max(0.0, centre - half)
+    hi = 1.0 if count >= n else min(1.0, centre + half)
+    return (lo, hi)
 
 
 def wilson_halfwidth(count: int, n: int, z: float = Z95) -> float:

@@ -124,8 +124,8 @@ def test_posterior_cells_pairs():
 
 def _fake_targets(path: Path, truth: dict, sim: ModelSimulator, seed: int) -> None:
     out = sim(np.array([list(truth.values())]), seed)
-    v = out["icb_violence"][0]
-    a = out["icb_actor_outcome"][0]
+    v = [float(x) for x in out["icb_violence"][0]]  # plain floats: numpy's repr is not TOML
+    a = [float(x) for x in out["icb_actor_outcome"][0]]
     path.write_text(textwrap.dedent(f"""
         format = "escalation-sim calibration targets"
         format_version = 1

@@ -234,8 +234,6 @@ def test_outcome_table_intervals_are_wilson(tables):
         assert r.p == r.count / r.n and r.ci_low - 1e-15 <= r.p <= r.ci_high
 
 
-@pytest.mark.xfail(strict=True, reason="stats.wilson: at count 0 the lower bound is a rounding error above 0 "
-                                       "(4.3e-19 at n = 726), so the interval excludes its own estimate p = 0")
 def test_wilson_interval_contains_its_estimate_at_zero_and_n():
     from escalation_sim.stats import wilson
 

@@ -195,8 +195,6 @@ def test_single_cell_and_wilson_rounding_at_zero(run, tmp_path):
 
 
 # --- the report describes the new model ---------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="report/run_report.py's caveats still describe the old model: 'no bargaining' "
-                                       "and 'a passive ally' (issues 11 and 12 added both)")
 def test_caveats_describe_the_model_that_ran(run):
     md = (run["dir"] / "report.md").read_text()
     assert "no bargaining" not in md and "a passive ally" not in md
@@ -239,9 +237,6 @@ def test_crisis_figure_is_written(tmp_path):
         assert path.is_file() and path.stat().st_size > 5_000
 
 
-@pytest.mark.xfail(strict=True, reason="report/crisis_figure.py draws the levels decided from the old 'respond' "
-                                       "events and a challenge's value (now its demand, a share): the defender's "
-                                       "escalations are missing and the challenge is drawn at level 0")
 def test_crisis_figure_draws_the_levels_decided(monkeypatch, tmp_path):
     from escalation_sim import load_scenario, simulate
 

@@ -123,7 +123,7 @@ def test_box_is_the_documented_one_without_unused_strategies():
 
 def test_latin_hypercube_marginals_are_stratified():
     """Each parameter's points fall one in each of ``points`` equal strata of its range; reproducible per seed."""
-    box = rb.default_box(rb.contrast_mixes(rb.DEFAULT_CONTRASTS))
+    box = rb.default_box(rb.contrast_mixes(rb.DEFAULT_CONTRASTS), ally=False)
     points = 64
     d = rb.latin_hypercube(box, points, seed=3)
     assert list(d.columns) == list(box) and len(d) == points
@@ -153,7 +153,7 @@ def test_points_equal_independent_runs(small):
     same seed; each contrast is the difference of its two mixes; each verdict follows from value and se."""
     base, res = small
     pts = res.points
-    box = rb.default_box(rb.contrast_mixes(rb.DEFAULT_CONTRASTS))
+    box = rb.default_box(rb.contrast_mixes(rb.DEFAULT_CONTRASTS), ally=False)
     for i in (0, POINTS - 1):
         values = {k: float(pts.loc[i, k]) for k in box}
         for mix in rb.contrast_mixes(rb.DEFAULT_CONTRASTS):
@@ -197,16 +197,13 @@ def test_same_seed_same_tables_other_seed_other_tables(small):
 
 def test_report_section_says_where_each_contrast_holds(small):
     _, res = small
-    box = rb.default_box(rb.contrast_mixes(rb.DEFAULT_CONTRASTS))
+    box = rb.default_box(rb.contrast_mixes(rb.DEFAULT_CONTRASTS), ally=False)
     md = rb.robustness_markdown(res, box, REPS, 5, "test")
     for _, r in res.summary.iterrows():
         assert r["contrast"] in md and f"`{r['top_parameter']}`" in md
     assert all(f"| `{k}` |" in md for k in box)
 
 
-@pytest.mark.xfail(strict=True, reason="analysis/robustness.py: without an ally the box still varies the ally's "
-                                       "parameters (and challenger.prevention_loss), which the scenario never reads: "
-                                       "noise dimensions for the tree and the rank regression")
 def test_the_box_of_a_scenario_without_an_ally_leaves_out_the_allys_parameters(small):
     _, res = small
     ally_only = [k for k in res.points.columns if k.startswith("ally.") or k == "challenger.prevention_loss"]

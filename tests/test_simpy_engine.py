@@ -451,11 +451,12 @@ def test_draws_per_stream_follow_the_every_draw_table(case):
 # --- the compiled engine's workspace ---------------------------------------------------------------------------
 def test_workspace_overflow_is_an_error_not_a_different_crisis():
     """A valid scenario that keeps more than 256 messages in flight (four renewable instruments renewed every
-    0.1 days with slow delivery): the SimPy engine has no limit and runs it; the compiled engine raises."""
-    scen = build_scenario({"ally.present": True, "defender.renewal_interval": 0.1, "channel.delay_mean": 20.0},
+    day, the shortest interval allowed, with very slow delivery: ~4 x 150 in flight): the SimPy engine has no limit
+    and runs it; the compiled engine raises."""
+    scen = build_scenario({"ally.present": True, "defender.renewal_interval": 1.0, "channel.delay_mean": 150.0},
                           ["public_statement", "private_statement", "aid", "exercises"])
     res = simulate(scen, 1, record=False)
-    assert res.events > 10_000
+    assert res.events > 4 * 300  # four renewals a day
     with pytest.raises(RuntimeError, match="overflowed"):
         mc.final_states(scen, 1, [0])
     pm, cum = scen.vectors()

@@ -66,6 +66,7 @@ from escalation_sim.model.constants import (
     X_AUDIENCE_PAID,
     X_C_TYPE,
     X_D_TYPE,
+    X_DEPLOYED,
     X_ERROR,
     X_OFFER,
     X_REASSURANCE_COST,
@@ -74,6 +75,7 @@ from escalation_sim.model.constants import (
     X_TRANSFERS,
 )
 from escalation_sim.model.decision import SCR_SIT, SIT_POLICY_ADV, win_probability
+from escalation_sim.model.doctrine import DEPLOYED_TERMS, DEPLOYED_TRIPWIRE
 from escalation_sim.model.rng import uniform
 from escalation_sim.model.signals import A_SEND, T_TRANSFER, TRUST_BENEFIT
 
@@ -701,7 +703,7 @@ class InstrumentTest(StrategyTest):
 
     family = "reassurance of allies"
     kind = "instrument"
-    classifier = {"needs_ally": True}
+    classifier = {"needs_ally": True, "signals_type": True}  # sent or withheld by the defender's commitment
     k = -1
     renewable = True
     public = True
@@ -728,9 +730,10 @@ class InstrumentTest(StrategyTest):
 
     @pytest.mark.parametrize("z", [1, 0])
     def test_send_or_withhold_at_the_logit_probability(self, z):
-        """At the defender's start: one uniform decides send or withhold (A2), then one delay (A1); the share sent
-        over 3,000 seeds covers ``A_SEND[z][k]`` computed from the parameters (99.9% Wilson interval). Each
-        instrument sent costs ``effects.cost_<k>``; a withheld one costs nothing and reaches the ally flagged."""
+        """Send or withhold: one uniform (A2) at the defender's start for a renewable instrument, at set-up for a
+        standing one (tripwire, terms: the start then draws only the delay, A1); the share sent over 3,000 seeds
+        covers ``A_SEND[z][k]`` computed from the parameters (99.9% Wilson interval). Each instrument sent costs
+        ``effects.cost_<k>``; a withheld one costs nothing and reaches the ally flagged."""
         values = self.values(**{"ally.p_committed": float(z)})
         model = Model([self.name], values)
         expected = a_send(values, self.k, z)
@@ -741,7 +744,7 @@ class InstrumentTest(StrategyTest):
         for seed in range(n):
             r = model.replication(seed)
             s = r.deliver(D_LEADER, kind=MK_START, sender=-1)
-            assert s.draws[3] == 2 and s.draws[STREAM_COMMITMENT] == 0
+            assert s.draws[3] == (2 if self.renewable else 1) and s.draws[STREAM_COMMITMENT] == 0
             (row,) = [x for x in s.rows if x.kind == "support"]
             assert row.target == ALLY_LEADER and row.aux == self.k and row.public == self.public and row.delayed
             withheld = bool(row.flags & F_WITHHELD)
@@ -796,10 +799,21 @@ class InstrumentTest(StrategyTest):
         assert s.draws[3] == (2 if self.renewable else 0)
         assert [x.delay for x in s.rows if x.kind == "renew"] == [30.0]  # the next renewal
 
+    deployed_bit = 0  # the X_DEPLOYED bit of a standing instrument (tripwire, terms); renewables have none
+
     def test_committed_by_policy_from_the_start(self):
-        r = Model([self.name], self.values()).replication(0)
-        assert r.s(DEFENDER, S_COMMITTED) == (1.0 if self.committed_by_policy else 0.0)
-        assert doctrine.policy_committed(r.p, DEFENDER) == (1.0 if self.committed_by_policy else 0.0)
+        """A standing instrument commits the defender from t = 0 in exactly the replications that deployed it
+        (set-up decides, by the logit of its cost); a renewable one never does at set-up."""
+        model = Model([self.name], self.values())
+        seen = Counter()
+        for seed in range(200):
+            r = model.replication(seed)
+            deployed = int(r.st[X_DEPLOYED])
+            expected = 1.0 if deployed & self.deployed_bit else 0.0
+            assert r.s(DEFENDER, S_COMMITTED) == expected
+            assert doctrine.policy_committed(r.p, DEFENDER, deployed) == expected
+            seen[expected] += 1
+        assert seen[1.0] > 0 if self.committed_by_policy else seen == {0.0: 200}
 
 
 class TestTripwire(InstrumentTest):
@@ -807,6 +821,7 @@ class TestTripwire(InstrumentTest):
     k = 0
     renewable = False
     committed_by_policy = True
+    deployed_bit = DEPLOYED_TRIPWIRE
 
     @property
     def parameters(self):
@@ -814,21 +829,32 @@ class TestTripwire(InstrumentTest):
 
     @pytest.mark.parametrize("lr", [1.0, 1.1, 3.0])
     def test_raises_the_challengers_belief_in_resolve_by_its_likelihood_ratio(self, lr):
-        """At the challenger's start (no draw): a Bayes update with likelihood ``lr`` on resolved types, 1 otherwise."""
-        r = Model([self.name], self.values(**{"effects.tripwire_lr": lr})).replication(0)
+        """At the challenger's start (no draw): a Bayes update with likelihood ``lr`` on resolved types, 1 otherwise
+        (in a replication that deployed the tripwire; see test_strategies' withheld test for the other case)."""
+        model = Model([self.name], self.values(**{"effects.tripwire_lr": lr}))
+        r = next(r for r in map(model.replication, range(100)) if int(r.st[X_DEPLOYED]) & DEPLOYED_TRIPWIRE)
         s = r.deliver(C_LEADER, kind=MK_START, sender=-1)
         assert s.draws[0] == 1  # only the first opportunity's wait
         expected = bayes(prior(0.3, 0.5), np.array([1.0, lr, 1.0, lr]))
         got = r.st[rules.ix(CHALLENGER, S_BELIEF):rules.ix(CHALLENGER, S_BELIEF) + 4]
         assert got == pytest.approx(expected, abs=1e-15)
 
+    def test_a_withheld_tripwire_is_no_evidence(self):
+        """The challenger sees no troops where the tripwire was withheld: its belief stays at the prior."""
+        model = Model([self.name], self.values(**{"effects.tripwire_lr": 3.0}))
+        r = next(r for r in map(model.replication, range(500)) if not int(r.st[X_DEPLOYED]) & DEPLOYED_TRIPWIRE)
+        r.deliver(C_LEADER, kind=MK_START, sender=-1)
+        got = r.st[rules.ix(CHALLENGER, S_BELIEF):rules.ix(CHALLENGER, S_BELIEF) + 4]
+        assert got == pytest.approx(prior(0.3, 0.5), abs=1e-15)
+
     def test_forward_forces_stand_in_for_the_allys_effort(self):
-        """In a war over the ally the defender's strength is times ``1 + effort``, cut by the tripwire (free riding)."""
-        for strats, effort in (([self.name], 0.2 * (1 - 0.5)), (["public_statement"], 0.2)):
-            p = Model(strats, self.values()).p
-            assert doctrine.ally_effort(p) == pytest.approx(effort)
+        """In a war over the ally the defender's strength is times ``1 + effort``, cut by a deployed tripwire (free
+        riding); a withheld one cuts nothing."""
+        p = Model([self.name], self.values()).p
+        for deployed, effort in ((DEPLOYED_TRIPWIRE, 0.2 * (1 - 0.5)), (0, 0.2), (DEPLOYED_TERMS, 0.2)):
+            assert doctrine.ally_effort(p, deployed) == pytest.approx(effort)
             sc, sd = 0.5, 0.5 * (1 + effort)
-            assert win_probability(p, 0.0, 0.0, -1) == pytest.approx(sc / (sc + sd), rel=1e-12)
+            assert win_probability(p, 0.0, 0.0, -1, doctrine.ally_effort(p, deployed)) == pytest.approx(sc / (sc + sd), rel=1e-12)
 
     def test_no_exit_once_force_is_perceived(self):
         """Schelling's strong form: a defender with a tripwire and ``tripwire_no_exit`` that perceives limited force
@@ -839,7 +865,10 @@ class TestTripwire(InstrumentTest):
                                          "defender.cost_unresolved": 0.9}))
             events = Counter()
             for seed in SEEDS:
-                r = model.replication(seed).mid_crisis(MOBILIZATION, MOBILIZATION)
+                r = model.replication(seed)
+                if not int(r.st[X_DEPLOYED]) & DEPLOYED_TRIPWIRE:
+                    continue  # withheld at set-up: no tripwire, no rule
+                r.mid_crisis(MOBILIZATION, MOBILIZATION)
                 events[r.deliver(D_LEADER, sender=3 * CHALLENGER + MILITARY, level=LIMITED_FORCE).event] += 1
             assert (events["concede"] > 0) == can_yield, events
 
@@ -849,6 +878,7 @@ class TestAllianceTerms(InstrumentTest):
     k = 1
     renewable = False
     committed_by_policy = True
+    deployed_bit = DEPLOYED_TERMS
 
 
 class TestPublicStatement(InstrumentTest):
@@ -986,8 +1016,6 @@ class TestUnknownCodes:
         with pytest.raises(RuntimeError):
             mc.final_states(Vectors(), 1, range(20))
 
-    @pytest.mark.xfail(strict=True, reason="engines/montecarlo.py: the compiled engine reports an unknown strategy "
-                                           "code (ERR_RULE) as a workspace overflow")
     def test_compiled_engine_names_the_unknown_code(self):
         p_mixes, cum = self.vectors("mix.response", 99.0)
         with pytest.raises(RuntimeError, match="unknown strategy code"):

@@ -22,7 +22,16 @@ import pytest
 from conftest import SCHELLING_TOML, build_scenario, newcombe_ci, wilson_ci
 
 from escalation_sim.engines import montecarlo as mc
-from escalation_sim.model.constants import NO_CHALLENGE, WAR_OUTCOME, X_ABANDONED, X_ALLY_OPENED, X_C_FORCE, X_OUTCOME
+from escalation_sim.model.constants import (
+    NO_CHALLENGE,
+    WAR_OUTCOME,
+    X_ABANDONED,
+    X_ALLY_OPENED,
+    X_C_FORCE,
+    X_DEPLOYED,
+    X_OUTCOME,
+)
+from escalation_sim.model.doctrine import DEPLOYED_TRIPWIRE
 from escalation_sim.model.validation import load_scenario
 
 SEED = 7
@@ -179,10 +188,11 @@ def test_no_entrapment_without_the_allys_risk_taking():
 
 def test_no_abandonment_by_a_committed_defender_with_no_exit():
     """Schelling's tripwire (no exit once the challenger has used force) and a defender committed by type
-    (committed at t = 0, commitment never lapses): it cannot yield after the attack, so it never abandons the
+    (committed at t = 0, commitment never lapses), in the replications that deployed the tripwire: it cannot yield after the attack, so it never abandons the
     ally, although the ally is attacked. The same scenario with an exit has abandonment (same seed)."""
     committed = {"ally.p_committed": 1.0, "ally.lapse_rate": 0.0}
     st = _ally_states(SCHELLING_TOML, 40_000, committed)
+    st = st[(st[:, X_DEPLOYED].astype(int) & DEPLOYED_TRIPWIRE) > 0]  # where set-up deployed it (its logit)
     assert st[:, X_ABANDONED].sum() == 0 and st[:, X_C_FORCE].sum() > 20
     st = _ally_states(SCHELLING_TOML, 40_000, {**committed, "effects.tripwire_no_exit": False})
     assert st[:, X_ABANDONED].sum() > 0

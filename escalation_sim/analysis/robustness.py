@@ -81,15 +81,18 @@ DEFAULT_CONTRASTS: tuple[Contrast, ...] = tuple(
 )
 
 
-def default_box(mixes: list[tuple[str, ...]] | None = None) -> dict[str, tuple[float, float]]:
+def default_box(mixes: list[tuple[str, ...]] | None = None, ally: bool = True) -> dict[str, tuple[float, float]]:
     """The robustness box: each free parameter's documented range (``Param.box``).
 
     Parameters that only a strategy absent from ``mixes`` reads (its effect
-    sizes, ``Strategy.parameters``) are left out: they cannot change the
+    sizes, ``Strategy.parameters``), and the ally's parameters in a scenario
+    without an ally (``ally=False``), are left out: they cannot change the
     contrasts, and varying them would only add noise to what decides a sign.
     """
     used = {s for mix in (mixes or []) for s in mix}
     unused = {p for s in STRATEGIES if s.name not in used for p in s.parameters} if mixes is not None else set()
+    if not ally:
+        unused |= {k for k in FREE_PARAMETERS if k.startswith("ally.") or k == "challenger.prevention_loss"}
     return {k: (float(SPEC_BY_KEY[k].box[0]), float(SPEC_BY_KEY[k].box[1])) for k in FREE_PARAMETERS if k not in unused}
 
 
@@ -235,7 +238,7 @@ def robustness(base: Scenario, contrasts: tuple[Contrast, ...] = DEFAULT_CONTRAS
                seed: int = 1, block_size: int = 1024, threads: int | None = None, progress=None) -> RobustnessResult:
     """Evaluate ``contrasts`` over a Latin hypercube of ``points`` vectors of ``box`` (see the module docstring)."""
     mixes = contrast_mixes(contrasts)
-    box = default_box(mixes) if box is None else box
+    box = default_box(mixes, ally=base.value("ally.present") > 0) if box is None else box
     design = latin_hypercube(box, points, seed)
     executor = LocalExecutor(threads or mc.max_threads())
     rows = []
@@ -393,7 +396,7 @@ def robustness_outputs(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFram
     base = load_scenario(scen_file)
     seed = spec.get("seed", manifest.get("seed", 1))
     mixes = contrast_mixes(DEFAULT_CONTRASTS)
-    box = default_box(mixes)
+    box = default_box(mixes, ally=base.value("ally.present") > 0)
     res = robustness(base, DEFAULT_CONTRASTS, box, spec["points"], spec["replications"], seed)
     return write_robustness(out_dir, res, box, spec["replications"], seed, f"{base.name}, Lebow & Stein's contrasts",
                             append_to_report=True)
@@ -414,7 +417,7 @@ def robustness_command(base: Scenario, source, points: int, replications: int, s
     prepare_run_dir(out_dir, force)
     start = now_iso()
     mixes = contrast_mixes(DEFAULT_CONTRASTS)
-    box = default_box(mixes)
+    box = default_box(mixes, ally=base.value("ally.present") > 0)
     command = f"escalation-sim robustness {source} --points {points} -n {replications} --seed {seed}"
     log(f"robustness: {points} points x {len(mixes)} mixes x {replications:,} crises -> {out_dir}")
     mc.warm_up()

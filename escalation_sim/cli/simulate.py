@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import click
@@ -89,7 +90,7 @@ def _check_replay(cell: int | None, changes, what: str) -> None:
 @click.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
 def strategies(as_json: bool) -> None:
-    """List every strategy with a one-line description and its references."""
+    """List every strategy: what it is, what it does in the model (its mechanism), its references."""
     if as_json:
         click.echo(json.dumps([{**s.__dict__, "references": list(s.references)} for s in STRATEGIES], indent=2))
         return
@@ -99,6 +100,8 @@ def strategies(as_json: bool) -> None:
             family = (s.side, s.family)
             click.echo(f"\n{s.side} / {s.family}")
         click.echo(f"  {s.name:<24} [{s.kind}] {s.summary}")
+        for line in textwrap.wrap(s.mechanism, width=90):
+            click.echo(f"  {'':<24} {line}")
         click.echo(f"  {'':<24} refs: {', '.join(s.references)}")
     click.echo("\nReferences:")
     for key in sorted({r for s in STRATEGIES for r in s.references}):

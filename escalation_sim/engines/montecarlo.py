@@ -113,12 +113,21 @@ def run_blocks(
         _kernel.run_blocks_parallel(*args)
     else:
         _kernel.run_blocks_serial(*args)
-    if err.any():
-        raise RuntimeError(
-            "a replication overflowed the compiled engine's workspace "
-            f"(pool {_kernel.POOL}, inbox {_kernel.INBOX}, fifo {_kernel.FIFO}); raise the limits in _kernel.py"
-        )
+    check_errors(err)
     return res
+
+
+def check_errors(err: np.ndarray) -> None:
+    """Raise for the first error code a kernel reported: an unknown strategy code, or a full workspace."""
+    if not err.any():
+        return
+    if (err == _kernel.ERR_RULE).any():
+        raise RuntimeError("a rule met an unknown strategy code (mix.response or challenger.strategy out of the "
+                           "strategy table; see model/strategies.py)")
+    raise RuntimeError(
+        "a replication overflowed the compiled engine's workspace "
+        f"(pool {_kernel.POOL}, inbox {_kernel.INBOX}, fifo {_kernel.FIFO}); raise the limits in _kernel.py"
+    )
 
 
 def final_states(scenario: Scenario, seed: int, replications: Iterable[int], twin: bool = False) -> np.ndarray:
@@ -132,8 +141,7 @@ def final_states(scenario: Scenario, seed: int, replications: Iterable[int], twi
     states = np.zeros((reps.shape[0], STATE_SIZE))
     err = np.zeros(reps.shape[0], dtype=np.int64)
     _kernel.final_states(p_mixes, mix_cum, np.int64(seed), reps, np.int64(int(twin)), states, err)
-    if err.any():
-        raise RuntimeError("a replication overflowed the compiled engine's workspace")
+    check_errors(err)
     return states
 
 

@@ -175,42 +175,48 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy(
         "tripwire", DEFENDER, "reassurance of allies", "instrument",
         "Troops on the ally's soil.",
-        "The defender is committed from t = 0 (audience cost of yielding: 'no graceful way out'); one support "
-        "message to the ally at t = 0 and a slower decay of the ally's confidence; not renewed. The research "
-        "Poast cites finds little deterrent effect: the model adds no credibility beyond the commitment.",
-        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True), ("effects.cost_tripwire", "effects.tripwire_lr", "effects.tripwire_no_exit", "effects.tripwire_effort_cut"),
+        "Deployed at t = 0 or withheld, with the logit probability of its cost to a committed or uncommitted "
+        "defender (costly and irreversible: strong evidence for the ally); once deployed it commits the defender "
+        "(audience cost of yielding), gives the challenger evidence of resolve with likelihood ratio "
+        "effects.tripwire_lr (small by default, as the evidence Poast cites finds), and stands in for part of the "
+        "ally's own defence effort (effects.tripwire_effort_cut). With effects.tripwire_no_exit the defender cannot "
+        "yield once the challenger has used force (Schelling's 'no graceful way out').",
+        ("schelling_1966", "poast_2021", "musgrave_ward_2018", "fuhrmann_sechser_2014"), _c(needs_ally=True, signals_type=True), ("effects.cost_tripwire", "effects.tripwire_lr", "effects.tripwire_no_exit", "effects.tripwire_effort_cut"),
     ),
     Strategy(
         "alliance_terms", DEFENDER, "reassurance of allies", "instrument",
         "Precise alliance terms.",
-        "The defender is committed from t = 0; one support message at t = 0 and a slower decay; not renewed.",
-        ("mattes_2012", "poast_2021"), _c(needs_ally=True), ("effects.cost_terms",),
+        "Deployed at t = 0 or withheld by the same logit of its cost; once deployed it commits the defender "
+        "(audience cost of yielding) and tells the ally that the defender is more likely committed.",
+        ("mattes_2012", "poast_2021"), _c(needs_ally=True, signals_type=True), ("effects.cost_terms",),
     ),
     Strategy(
         "public_statement", DEFENDER, "reassurance of allies", "instrument",
         "Public statements of support, renewable.",
-        "Support for the ally at t = 0 and at each renewal; while a crisis is open the challenger's audience "
-        "sees it as a threat (pressure) and it commits the defender.",
-        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True), ("effects.cost_public_statement",),
+        "Sent or withheld at t = 0 and at each renewal by the logit of its cost (for an uncommitted defender the "
+        "cost includes the audience cost it risks, so a public statement separates more than a private one); "
+        "during a crisis it commits the defender and raises the challenger's audience pressure as a threat would.",
+        ("blankenship_2020", "fearon_1997", "poast_2021"), _c(needs_ally=True, signals_type=True), ("effects.cost_public_statement",),
     ),
     Strategy(
         "private_statement", DEFENDER, "reassurance of allies", "instrument",
         "Private statements of support, renewable.",
-        "Support for the ally; unseen by the challenger; no commitment.",
-        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True), ("effects.cost_private_statement",),
+        "Sent or withheld by the logit of a small cost: nearly cheap talk, so it moves the ally's belief little; "
+        "unseen by the challenger; no commitment.",
+        ("yarhi_milo_mcmanus_2016", "poast_2021"), _c(needs_ally=True, signals_type=True), ("effects.cost_private_statement",),
     ),
     Strategy(
         "aid", DEFENDER, "reassurance of allies", "instrument",
         "Aid and cooperation agreements, renewable.",
-        "Support for the ally; unseen by the challenger.",
-        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True), ("effects.cost_aid",),
+        "Sent or withheld by the logit of its cost; unseen by the challenger.",
+        ("lanoszka_2018", "poast_2021"), _c(needs_ally=True, signals_type=True), ("effects.cost_aid",),
     ),
     Strategy(
         "exercises", DEFENDER, "reassurance of allies", "instrument",
         "Joint military exercises, renewable.",
-        "Support for the ally; while a crisis is open the challenger's audience sees it as a show of force "
-        "(pressure).",
-        ("poast_2021", "jervis_1976"), _c(needs_ally=True), ("effects.cost_exercises",),
+        "Sent or withheld by the logit of its cost; during a crisis the challenger's audience sees it as a show of "
+        "force (pressure).",
+        ("poast_2021", "jervis_1976"), _c(needs_ally=True, signals_type=True), ("effects.cost_exercises",),
     ),
     # --- challenger styles ----------------------------------------------------------------------
     Strategy(

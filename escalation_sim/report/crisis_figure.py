@@ -14,10 +14,11 @@ SIDES = (("challenger", "tab:red"), ("defender", "tab:blue"))
 def crisis_figure(result: CrisisResult, path: Path, title: str = "") -> Path:
     """Draw the escalation levels of one crisis and save it (PNG or SVG by suffix).
 
-    Upper panel: each side's level (step line: the level of its latest move as
-    sent), moves as they were received and perceived (misperceptions ringed,
-    incidents as crosses), the outcome as a vertical line. Lower panel, when
-    the trace has an ally: its confidence at each review.
+    Upper panel: each side's level (step line: the level its leader decided,
+    its challenge and escalations), moves as they were received and perceived
+    (misperceptions ringed, incidents as crosses), the outcome as a vertical
+    line. Lower panel, when the trace has an ally: its belief that the defender
+    is committed, at each of its messages.
     """
     from matplotlib.figure import Figure  # here, not at the top: matplotlib is slow to import
 
@@ -28,9 +29,11 @@ def crisis_figure(result: CrisisResult, path: Path, title: str = "") -> Path:
     ax = axes[0]
     end = result.end_time if result.outcome != "no_challenge" else 0.0
     for side, colour in SIDES:
-        mine = tr[(tr["actor"] == f"{side}.leader") & tr["event"].isin(["respond", "challenge"])]
+        # the levels a leader decided: its challenge (a demand, level 1) and its escalations (the trace's level)
+        mine = tr[(tr["actor"] == f"{side}.leader") & tr["event"].isin(["escalate", "challenge"])]
+        decided = [1 if e == "challenge" else int(v) for e, v in zip(mine["event"], mine["level"], strict=True)]
         times = [0.0, *mine["time"].tolist(), end]
-        levels = [0, *[int(v) for v in mine["value"]], int(mine["value"].iloc[-1]) if len(mine) else 0]
+        levels = [0, *decided, decided[-1] if decided else 0]
         ax.step(times, levels, where="post", color=colour, label=f"{side}: level decided")
         other = "defender" if side == "challenger" else "challenger"
         recv = tr[(tr["actor"] == f"{other}.leader") & (tr["message"] == "signal") & ~tr["observed"] & tr["sender"].str.startswith(side)]
@@ -50,12 +53,13 @@ def crisis_figure(result: CrisisResult, path: Path, title: str = "") -> Path:
     ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title or f"seed {result.seed}, replication {result.replication}: {result.outcome.replace('_', ' ')}")
     if ally:
-        rev = tr[(tr["actor"] == "ally.leader") & tr["event"].isin(["review", "hedge_start", "hedge_stop"])]
-        axes[1].plot(rev["time"], rev["value"], marker="o", color="tab:green", label="ally confidence at reviews")
+        rev = tr[(tr["actor"] == "ally.leader") & tr["event"].isin(
+            ["review", "stay", "hedge_start", "hedge_stop", "provoke", "support", "reassurance_withheld"]) & (tr["value"] >= 0)]
+        axes[1].plot(rev["time"], rev["value"], marker="o", color="tab:green", label="ally's belief the defender is committed")
         hedge = tr[tr["event"] == "hedge_start"]
         axes[1].scatter(hedge["time"], hedge["value"], color="black", zorder=3, label="starts proliferation programme")
         axes[1].set_ylim(0, 1)
-        axes[1].set_ylabel("confidence")
+        axes[1].set_ylabel("belief")
         axes[1].grid(alpha=0.3)
         axes[1].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     axes[-1].set_xlabel("day")

@@ -42,8 +42,7 @@ OUTCOME_STYLE: dict[str, tuple[str, str]] = {
     "settlement": ("#56B4E9", "settlement"),
     "defender_concedes": ("#E69F00", "defender concedes"),
     "unresolved": ("#8C8C8C", "unresolved at horizon"),
-    "war_miscalculation": ("#CC79A7", "war by miscalculation"),
-    "war_deliberate": ("#B2182B", "war (deliberate)"),
+    "war": ("#B2182B", "war"),
 }
 
 #: Marker style of P(war) for all challengers and by challenger motive.
@@ -579,8 +578,13 @@ def report_markdown(cells: pd.DataFrame, outcomes: pd.DataFrame, manifest: dict)
         "- Durations are those of crises that happened (every outcome but no challenge), cut at the crisis "
         f"horizon, and their quantiles come from a histogram with a resolution of {_resolution(cells)} "
         "(duration_resolution).",
-        '- See docs/model.md, "What the model does not capture" (no bargaining, no memory across crises, '
-        "a single kind of war, a passive ally, no calibration, selection).",
+        "- P(war by miscalculation) counts wars whose complete-information twin (same random numbers, each side "
+        "knowing the other's type) has no war; P(inadvertent war) counts wars started right after an incident or a "
+        "misread move (docs/model.md, \"Moves, perception and war\").",
+        '- See docs/model.md, "What the model does not capture" (bounded rationality without equilibrium, no memory '
+        "across crises, war as one terminal lottery, one ally that does not bargain or fight itself, selection), and "
+        "docs/robustness.md and docs/calibration.md for how far the results hold over the parameter box and the "
+        "posterior.",
         "",
         "Tables: `cells.csv`/`cells.parquet`, `outcomes.csv`/`outcomes.parquet`; run record: `manifest.json`.",
         "",

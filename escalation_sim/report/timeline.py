@@ -160,8 +160,8 @@ def crisis_text(scenario: Scenario, res: CrisisResult) -> str:
         return "\n".join([
             f"Crisis '{scenario.name}'  seed {res.seed}  replication {res.replication}",
             f"Challenger: {motive}, {res.challenger_type.replace('_', ' ')}; defender mix {scenario.mixes[res.mix].label}",
-            f"No challenge within the horizon ({res.end_time:g} days): the challenger let every opportunity pass "
-            "(another --replication or --seed shows a crisis).",
+            f"Outcome: no challenge within the horizon ({res.end_time:g} days); the challenger's final share "
+            f"{res.terms:.2f}. It let every opportunity pass (another --replication or --seed shows a crisis).",
         ])
     if res.outcome == "no_challenge":
         when = f"within the horizon ({res.end_time:g} days)"
