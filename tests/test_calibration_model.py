@@ -45,7 +45,8 @@ def test_simulator_shares_are_the_kernels_counts():
     states = mc.final_states(base, 5, range(600))
     crises = [s for s in states if measures.is_crisis(s)]
     viol = np.bincount([measures.violence(s) for s in crises], minlength=4) / len(crises)
-    host = np.bincount([measures.hostility(s) for s in crises], minlength=4) / len(crises)
+    host = np.bincount([measures.hostility(s) for s in crises], minlength=5)[1:]  # MIDs: militarized crises
+    host = host / host.sum()
     actor = np.bincount([measures.actor_outcome(s, side) for s in crises for side in (0, 1)], minlength=4)
     assert np.array_equal(out["icb_violence"][0], viol)
     assert np.array_equal(out["mid_hostility"][0], host)

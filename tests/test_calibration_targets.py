@@ -47,13 +47,20 @@ codebook = "ICB codebook v14"
 def test_shipped_file_loads_with_the_issue_numbers():
     ts = load_targets(default_targets_path(), OUTPUTS)
     v = ts.get("icb_violence")
-    assert v.role == "fit" and v.n == 486 and v.n_effective == 486
+    assert v.role == "check" and v.n == 486 and v.n_effective == 486
     assert v.shares == (0.257, 0.292, 0.238, 0.211)
     np.testing.assert_allclose(v.observed(), np.array([125, 142, 116, 103]) / 486)
     a = ts.get("icb_actor_outcome")
-    assert a.role == "fit" and a.n == 1078 and a.shares == (0.348, 0.222, 0.223, 0.195)
+    assert a.role == "check" and a.n == 1078 and a.shares == (0.348, 0.222, 0.223, 0.195)
     # the 1.2% outside the four outcomes is left out: n in the distance is the 1,064 actors with one of them
     assert a.n_effective == 1064 and a.observed().sum() == pytest.approx(1.0, abs=1e-12)
+    # the fitted forms: the war share of the same 486 crises; compromise and stalemate of the same 1,064 actors
+    w = ts.get("icb_war")
+    assert w.role == "fit" and w.partial and w.output == "icb_violence"
+    np.testing.assert_allclose(w.observed(), [103 / 486, 383 / 486])
+    s = ts.get("icb_actor_settlement")
+    assert s.role == "fit" and s.partial and s.output == "icb_actor_outcome"
+    np.testing.assert_allclose(s.observed(), [239 / 1064, 240 / 1064, 585 / 1064])
     m = ts.get("mid_hostility")
     assert m.role == "check" and m.n == 2436 and m.shares == (0.030, 0.268, 0.658, 0.0435)
     assert m.n_effective == round(2436 * 1.0)  # no counts, nothing excluded

@@ -89,12 +89,13 @@ def violence(s):
 
 
 def hostility(s):
-    """MID hostility: war, use of force (limited force or an incident), display (show of force or mobilization)."""
+    """MID hostility: war, use of force (limited force or an incident), display (show of force or mobilization),
+    threat (a threat at most); a demand alone is not militarized (0)."""
     if s[X_OUTCOME] == WAR_OUTCOME:
-        return 3
+        return 4
     if s[X_PEAK] >= 5 or s[X_INCIDENTS] > 0:
-        return 2
-    return 1 if s[X_PEAK] >= 3 else 0
+        return 3
+    return 2 if s[X_PEAK] >= 3 else 1 if s[X_PEAK] >= 2 else 0
 
 
 def actor(s, side):

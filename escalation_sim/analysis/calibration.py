@@ -44,7 +44,7 @@ from ..stats import hist_quantile
 OUTPUTS: dict[str, tuple[str, ...] | None] = {
     "icb_violence": VIOLENCE_NAMES,
     "icb_actor_outcome": ACTOR_OUTCOME_NAMES,
-    "mid_hostility": HOSTILITY_NAMES,
+    "mid_hostility": HOSTILITY_NAMES[1:],  # among militarized crises (a MID needs a threat, display or use of force)
     "icb_actor_duration_median_days": None,
 }
 ABC_FIELDS = ("population_size", "seed", "quantile", "floor_level", "kernel", "max_generations",
@@ -56,9 +56,11 @@ def shares_of(tot: mc.CellTotals, horizon: float) -> dict[str, np.ndarray]:
     counts = tot.counts.sum(axis=0)
     crises = int(tot.n - counts[NO_CHALLENGE])
     out = {}
-    for name, arr, denom in (("icb_violence", tot.violence, crises), ("mid_hostility", tot.hostility, crises),
-                             ("icb_actor_outcome", tot.actor, 2 * crises)):
-        v = np.asarray(arr).sum(axis=0).astype(float)
+    host = np.asarray(tot.hostility).sum(axis=0)[1:]  # militarized crises only: the MIDs among them
+    for name, arr, denom in (("icb_violence", np.asarray(tot.violence).sum(axis=0), crises),
+                             ("mid_hostility", host, int(host.sum())),
+                             ("icb_actor_outcome", np.asarray(tot.actor).sum(axis=0), 2 * crises)):
+        v = arr.astype(float)
         out[name] = v / denom if denom else np.full(len(v), np.nan)
     out["icb_actor_duration_median_days"] = np.array(hist_quantile(tot.hist, horizon / mc.N_BINS, 0.5))
     return out
@@ -228,7 +230,7 @@ def posterior_cells(cells, p_war: np.ndarray, replications: int) -> tuple[pd.Dat
 
 def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, threads: int | None,
                         seed: int | None = None, population: int | None = None, replications: int | None = None,
-                        command: str | None = None, log=print):
+                        generations: int | None = None, command: str | None = None, log=print):
     """``escalation-sim calibrate``: ABC-SMC of ``spec``'s parameters to its targets; posterior, check, report, files.
 
     Writes to ``out`` [default: ``results/calibration-<name>/seed<S>``]; refuses a directory that holds results
@@ -240,8 +242,8 @@ def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, th
     from ..calibration.targets import Prior
 
     config = spec.config
-    changes = {k: v for k, v in (("seed", seed), ("population_size", population), ("replications", replications))
-               if v is not None}
+    changes = {k: v for k, v in (("seed", seed), ("population_size", population), ("replications", replications),
+                                 ("max_generations", generations)) if v is not None}
     if changes:
         config = _replace(config, **changes)
     out_dir = out or Path("results") / f"calibration-{spec.name}" / f"seed{config.seed}"

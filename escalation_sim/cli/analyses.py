@@ -67,12 +67,14 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
 @click.option("--population", type=click.IntRange(min=2), default=None, help="Particles per generation [default: the file's].")
 @click.option("--replications", "-n", type=click.IntRange(min=100), default=None,
               help="Crises per particle, the same seed for every particle of a generation [default: the file's].")
+@click.option("--generations", type=click.IntRange(min=1), default=None,
+              help="At most this many generations [default: the file's max_generations].")
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed of the run [default: the file's].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/calibration-<name>/seed<S>].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
-def calibrate(calibration_file: Path, population, replications, seed, threads, out, force) -> None:
+def calibrate(calibration_file: Path, population, replications, generations, seed, threads, out, force) -> None:
     """Fit the model's free parameters to the crisis record by ABC-SMC: a weighted posterior, checks, a report.
 
     CALIBRATION_FILE names the base scenario, the parameters with their prior boxes, the targets (ICB v14 and
@@ -86,9 +88,11 @@ def calibrate(calibration_file: Path, population, replications, seed, threads, o
         check_threads(threads)
         spec = load_calibration(calibration_file)
         command = f"escalation-sim calibrate {calibration_file}" + "".join(
-            f" {flag} {v}" for flag, v in (("--population", population), ("-n", replications), ("--seed", seed)) if v is not None)
+            f" {flag} {v}" for flag, v in (("--population", population), ("-n", replications),
+                                           ("--generations", generations), ("--seed", seed)) if v is not None)
         out_dir, run = calibration_command(spec, out, force, threads, seed=seed, population=population,
-                                           replications=replications, command=command, log=log)
+                                           replications=replications, generations=generations, command=command,
+                                           log=log)
     h = run.result.history_frame()
     click.echo(f"{len(h)} generations, {int(h['simulations'].sum()):,} particles simulated; stopped: {run.result.stop_reason}")
     if run.summary is not None and len(run.summary):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.constants import N_OUTCOMES, N_TYPES
-from ..model.measures import N_SCALE
+from ..model.measures import N_HOSTILITY, N_SCALE
 
 N_BINS = 1000  # duration histogram bins over [0, horizon]
 
@@ -58,7 +58,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("war_miscalculation", (2,), np.int64, "wars whose complete-information twin has no war, by motive"),
     Measure("war_inadvertent", (2,), np.int64, "wars started right after a misread move or an unrecognised incident, by motive"),
     Measure("violence", (2, N_SCALE), np.int64, "crises by motive and ICB crisis-violence category"),
-    Measure("hostility", (2, N_SCALE), np.int64, "crises by motive and MID hostility level"),
+    Measure("hostility", (2, N_HOSTILITY), np.int64, "crises by motive and MID hostility level (0: not militarized)"),
     Measure("actor", (2, N_SCALE), np.int64, "crisis parties (two per crisis) by motive and ICB actor outcome"),
     Measure("prolif", (2,), np.int64, "replications whose ally proliferated, by challenger motive"),
     Measure("programme", (2,), np.int64, "replications in which the ally started a proliferation programme, by motive"),

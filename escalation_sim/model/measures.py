@@ -10,8 +10,12 @@ ICB crisis violence (Brecher & Wilkenfeld 2000), among crises:
     0 no violence, 1 minor clashes (an incident; no deliberate force), 2 serious
     clashes (a deliberate move at limited force was sent; no war), 3 full-scale war.
 MID hostility level (Palmer et al. 2022), among crises:
-    0 threat (a demand or threat at most), 1 display (show of force or
-    mobilization), 2 use of force (limited force or an incident), 3 war.
+    0 none (a demand at most: no militarized action, so not a MID), 1 threat
+    (a threat of force at most), 2 display (show of force or mobilization),
+    3 use of force (limited force or an incident), 4 war. A MID is "the
+    threat, display or use of military force" (Jones, Bremer & Singer 1996),
+    so the MID shares are those of categories 1-4 among crises that reached
+    at least a threat.
 ICB actor outcome, for each party:
     0 victory (the other side yielded, or won the war), 1 compromise (a
     settlement), 2 stalemate (unresolved), 3 defeat.
@@ -28,6 +32,7 @@ from .constants import (
     NO_CHALLENGE,
     SETTLEMENT,
     SHOW_OF_FORCE,
+    THREAT,
     UNRESOLVED,
     WAR_OUTCOME,
     X_CHALLENGE_TIME,
@@ -38,9 +43,10 @@ from .constants import (
 )
 
 VIOLENCE_NAMES = ("none", "minor_clashes", "serious_clashes", "full_scale_war")
-HOSTILITY_NAMES = ("threat", "display", "use_of_force", "war")
+HOSTILITY_NAMES = ("none", "threat", "display", "use_of_force", "war")
 ACTOR_OUTCOME_NAMES = ("victory", "compromise", "stalemate", "defeat")
 N_SCALE = 4
+N_HOSTILITY = 5
 
 VICTORY = 0
 COMPROMISE = 1
@@ -68,12 +74,14 @@ def violence(st):
 
 @njit(cache=True)
 def hostility(st):
-    """MID hostility category of a crisis (0 threat .. 3 war)."""
+    """MID hostility category of a crisis (0 none: not militarized, 1 threat .. 4 war)."""
     if st[X_OUTCOME] == WAR_OUTCOME:
-        return 3
+        return 4
     if st[X_PEAK] >= LIMITED_FORCE or st[X_INCIDENTS] > 0.0:
-        return 2
+        return 3
     if st[X_PEAK] >= SHOW_OF_FORCE:
+        return 2
+    if st[X_PEAK] >= THREAT:
         return 1
     return 0
 
