@@ -228,3 +228,106 @@ def test_posterior_ranking_of_a_tournament_averages_over_opponents():
     assert r.loc["grit", "p_best"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert r.loc["none", "mean_rank"] == pytest.approx((2 + 2 + 1.5) / 3)
     assert r.loc["grit", "mean_p_war"] == pytest.approx((0.15 + 0.2 + 0.2) / 3)
+
+
+# --- experiments on calibrated parameters: [posterior] and run over a posterior ----------------------------------
+def _posterior_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A two-point posterior (all weight on one point unless said) and a two-cell experiment that names it."""
+    post = tmp_path / "post.csv"
+    post.write_text("particle,channel.misperception,intent.fear_loss,weight,distance\n"
+                    "0,0.05,0.05,1.0,1.0\n1,0.2,0.2,0.0,9.0\n")
+    (tmp_path / "direct.toml").write_text((ROOT / "experiments" / "direct-deterrence.toml").read_text())
+    exp = tmp_path / "exp.toml"
+    exp.write_text(textwrap.dedent("""
+        [experiment]
+        name = "post-test"
+        scenario = "direct.toml"
+        replications = 600
+        seed = 4
+        [grid]
+        "defender.strategy" = [[], ["immediate_deterrence"]]
+        [posterior]
+        file = "post.csv"
+        draws = 3
+        replications = 500
+    """))
+    return post, exp
+
+
+def test_experiment_posterior_table_is_validated(tmp_path):
+    from escalation_sim.pipeline.experiment import load_experiment
+
+    _, exp = _posterior_files(tmp_path)
+    text = exp.read_text()
+    for bad, field in ((text.replace('file = "post.csv"', 'file = "nope.csv"'), "posterior.file"),
+                       (text.replace("draws = 3", "draws = 1"), "posterior.draws"),
+                       (text.replace("draws = 3", "colour = 3"), "posterior.colour")):
+        exp.write_text(bad)
+        with pytest.raises(ConfigError) as e:
+            load_experiment(exp)
+        assert e.value.field == field and str(exp) in str(e.value)
+    res = cli_run("run", exp, "--out", tmp_path / "o")  # the last bad file: exit 2, nothing written
+    assert res.exit_code == 2 and "posterior.colour" in res.output and not (tmp_path / "o").exists()
+
+
+def cli_run(*args):
+    from conftest import cli
+
+    return cli(*args)
+
+
+def test_run_uses_the_experiments_posterior_and_illustrative_the_defaults(tmp_path):
+    """An experiment with [posterior] runs over its draws by default: every outcome's share per cell and draw sums to
+    1, the draws all sit on the one point with weight, so each cell's mean is that point's share (a run of the
+    scenario at those values, same seed: an independent path through run_cell). --illustrative runs the
+    scenario's own values through the pipeline."""
+    import pandas as pd
+
+    _, exp = _posterior_files(tmp_path)
+    res = cli_run("run", exp, "--out", tmp_path / "post", "--threads", 1)
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(tmp_path / "post" / "posterior_cells.csv")
+    allc = cells[cells["motive"] == "all"]
+    sums = allc.groupby("cell")["mean"].sum()
+    assert np.allclose(sums, 1.0, atol=1e-12)
+    import dataclasses
+
+    from escalation_sim.model.scenario import Mix
+    from escalation_sim.model.validation import load_scenario
+
+    base = load_scenario(tmp_path / "direct.toml").with_values({"channel.misperception": 0.05, "intent.fear_loss": 0.05})
+    for i, mix in enumerate(((), ("immediate_deterrence",))):
+        scen = dataclasses.replace(base, mixes=(Mix(mix),))
+        tot = mc.run_cell(scen, 500, 4, block_size=1024, threads=1)
+        war = np.asarray(tot.counts)[:, 4].sum() / 500
+        row = allc[(allc["cell"] == i) & (allc["measure"] == "war")].iloc[0]
+        assert row["mean"] == pytest.approx(war, abs=1e-12)
+        assert row["share_parameters"] == pytest.approx(0.0, abs=1e-12)  # one point: all simulation
+    ill = cli_run("run", exp, "--illustrative", "-n", 600, "--out", tmp_path / "ill", "--threads", 1)
+    assert ill.exit_code == 0, ill.output
+    assert (tmp_path / "ill" / "cells.csv").is_file() and not (tmp_path / "ill" / "posterior_cells.csv").exists()
+    both = cli_run("run", exp, "--illustrative", "--posterior", "post.csv")
+    assert both.exit_code == 2
+
+
+def test_the_shipped_posterior_is_the_calibration_files():
+    """The posterior shipped as package data: the bytes its provenance records, one column per parameter of the
+    calibration file, every particle inside its prior box, weights that sum to 1."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    from escalation_sim.calibration.targets import posterior_file
+
+    path = posterior_file("crisis-record")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == meta["posterior_sha256"]
+    spec = load_calibration(CAL)
+    post = pd.read_csv(path)
+    assert list(post.columns) == ["particle", *spec.priors, "weight", "distance"]
+    assert [p["name"] for p in meta["priors"]] == list(spec.priors)
+    for k, (lo, hi) in spec.priors.items():
+        assert post[k].between(lo, hi).all(), k
+    assert post["weight"].sum() == pytest.approx(1.0, abs=1e-12) and (post["weight"] >= 0).all()
+    assert len(post) == spec.config.population_size == meta["config"]["population_size"]

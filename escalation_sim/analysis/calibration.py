@@ -31,7 +31,7 @@ from ..calibration.targets import CalibrationError, default_targets_path
 from ..engines import montecarlo as mc
 from ..errors import ConfigError
 from ..io.toml import read_toml
-from ..model.constants import NO_CHALLENGE, WAR_OUTCOME
+from ..model.constants import N_OUTCOMES, NO_CHALLENGE, OUTCOME_NAMES, WAR_OUTCOME
 from ..model.measures import ACTOR_OUTCOME_NAMES, HOSTILITY_NAMES, VIOLENCE_NAMES
 from ..model.params import FREE_PARAMETERS, SPEC_BY_KEY
 from ..model.scenario import Scenario
@@ -193,39 +193,85 @@ def posterior_draws(path: str | Path, draws: int, seed: int) -> tuple[pd.DataFra
     return df.iloc[idx][names].reset_index(drop=True), names
 
 
-def war_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int, block_size: int = 1024,
-                threads: int | None = None, motive: str = "all") -> np.ndarray:
-    """P(war) of every cell at every draw, ``(cells, draws)``: each cell's scenario with the draw's values."""
+def outcome_counts_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int,
+                           block_size: int = 1024, threads: int | None = None) -> np.ndarray:
+    """Outcome counts of every cell at every draw, by motive: ``(cells, draws, 2, N_OUTCOMES)``.
+
+    Each cell's scenario takes the draw's values (except the parameters the cell itself sets); every cell and
+    draw runs the same replications on the streams of ``(seed, r)`` (common random numbers).
+    """
     threads = threads or mc.max_threads()
     executor = LocalExecutor(threads)
-    out = np.empty((len(cells), len(draws)))
+    out = np.zeros((len(cells), len(draws), 2, N_OUTCOMES), dtype=np.int64)
     for i, cell in enumerate(cells):
         for m in range(len(draws)):
             values = {k: float(draws.iloc[m][k]) for k in names if k not in cell.overrides}
             tot = run_scenario(cell.scenario.with_values(values), replications, seed, block_size, threads, executor)
-            c = np.asarray(tot.counts)
-            if motive == "all":
-                out[i, m] = c[:, WAR_OUTCOME].sum() / c.sum()
-            else:
-                k = 1 if motive == "need" else 0
-                out[i, m] = c[k, WAR_OUTCOME] / max(1, c[k].sum())
+            out[i, m] = np.asarray(tot.counts)
     return out
 
 
-def posterior_cells(cells, p_war: np.ndarray, replications: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Posterior predictive P(war) per cell (combined interval, variance shares) and P(less war) for each pair."""
+def motive_counts(counts: np.ndarray, motive: str) -> np.ndarray:
+    """``counts[..., 2, N_OUTCOMES]`` for one motive (``"all"`` sums both): ``[..., N_OUTCOMES]``."""
+    return counts.sum(axis=-2) if motive == "all" else counts[..., 1 if motive == "need" else 0, :]
+
+
+def war_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int, block_size: int = 1024,
+                threads: int | None = None, motive: str = "all") -> np.ndarray:
+    """P(war) of every cell at every draw, ``(cells, draws)`` (see :func:`outcome_counts_by_draw`)."""
+    c = motive_counts(outcome_counts_by_draw(cells, draws, names, replications, seed, block_size, threads), motive)
+    return c[..., WAR_OUTCOME] / np.maximum(1, c.sum(axis=-1))
+
+
+def posterior_cells(cells, p: np.ndarray, replications: int, measure: str = "war",
+                    pairs: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posterior predictive share of ``measure`` per cell (combined interval, variance shares), and for each pair of
+    cells the posterior probability that the first gives less of it (``pairs``).
+
+    ``p`` is ``(cells, draws)``: the share at each draw, each from ``replications`` crises.
+    """
     rows = []
     for i, cell in enumerate(cells):
-        s = combined_share(p_war[i], None, replications)
-        rows.append({"cell": cell.index, "label": cell.label, **s})
-    pairs = []
-    for i, a in enumerate(cells):
+        s = combined_share(p[i], None, replications)
+        rows.append({"cell": cell.index, "label": cell.label, "measure": measure, **s})
+    out = []
+    for i, a in enumerate(cells if pairs else []):
         for j, b in enumerate(cells):
             if i < j:
-                r = prob_less(p_war[i], p_war[j], None, replications)
-                pairs.append({"cell_a": a.index, "label_a": a.label, "cell_b": b.index, "label_b": b.label,
-                              "p_a_less_war": r["prob"], "unresolved": r.get("unresolved", float("nan"))})
-    return pd.DataFrame(rows), pd.DataFrame(pairs)
+                r = prob_less(p[i], p[j], None, replications)
+                out.append({"cell_a": a.index, "label_a": a.label, "cell_b": b.index, "label_b": b.label,
+                            "measure": measure, "p_a_less_war": r["prob"], "unresolved": r.get("unresolved", float("nan"))})
+    return pd.DataFrame(rows), pd.DataFrame(out)
+
+
+def posterior_tables(cells, counts: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Every outcome of every cell over the posterior, for all challengers and by motive; pairs for war.
+
+    ``counts`` is :func:`outcome_counts_by_draw`'s array. The replications behind a motive's share at a draw are
+    that motive's replications (their mean over draws enters the Monte Carlo variance). Returns the cell table,
+    the pair table (war only) and P(war) of every cell at every draw for all challengers.
+    """
+    tables, pair_tables = [], []
+    p_war_all = None
+    for motive in ("all", "opportunity", "need"):
+        c = motive_counts(counts, motive).astype(float)  # (cells, draws, outcomes)
+        n = c.sum(axis=-1)
+        if not n.any():
+            continue
+        keep = [i for i in range(len(cells)) if n[i].min() > 0]
+        sub = [cells[i] for i in keep]
+        reps = max(1, int(round(float(n[keep].mean())))) if keep else 1
+        for k, name in enumerate(OUTCOME_NAMES):
+            p = c[keep, :, k] / n[keep]
+            cells_df, pairs_df = posterior_cells(sub, p, reps, name, pairs=(k == WAR_OUTCOME))
+            cells_df.insert(2, "motive", motive)
+            tables.append(cells_df)
+            if k == WAR_OUTCOME:
+                pairs_df.insert(4, "motive", motive)
+                pair_tables.append(pairs_df)
+                if motive == "all":
+                    p_war_all = c[:, :, k] / np.maximum(1.0, n)
+    return pd.concat(tables, ignore_index=True), pd.concat(pair_tables, ignore_index=True), p_war_all
 
 
 def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, threads: int | None,
@@ -271,7 +317,8 @@ def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, th
 
 
 def posterior_command(exp, posterior: Path, draws: int, replications: int, seed: int, threads: int | None,
-                      out: Path | None, force: bool, command: str | None = None, log=print) -> tuple[Path, pd.DataFrame]:
+                      out: Path | None, force: bool, command: str | None = None,
+                      log=print) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     """``escalation-sim run --posterior``: every cell at ``draws`` posterior draws, common random numbers throughout.
 
     Writes ``posterior_cells`` (posterior predictive P(war) per cell and motive: mean, combined 95% interval, the
@@ -285,24 +332,14 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     from ..io.provenance import now_iso
 
     out_dir = out or Path("results") / exp.name / f"posterior-seed{seed}-d{draws}-n{replications}"
+    sample, names = posterior_draws(posterior, draws, seed)  # a bad posterior fails before anything is written
     prepare_run_dir(out_dir, force)
     start = now_iso()
-    sample, names = posterior_draws(posterior, draws, seed)
     log(f"posterior: {len(exp.cells)} cells x {draws} posterior draws x {replications:,} crises -> {out_dir}")
     mc.warm_up()
-    tables, pairs_all = [], []
-    ranking = None
-    for motive in ("all", "opportunity", "need"):
-        p = war_by_draw(exp.cells, sample, names, replications, seed, threads=threads, motive=motive)
-        if motive == "all":
-            ranking = posterior_ranking(exp, p)
-        cells_df, pairs_df = posterior_cells(exp.cells, p, replications)
-        cells_df.insert(2, "motive", motive)
-        pairs_df.insert(4, "motive", motive)
-        tables.append(cells_df)
-        pairs_all.append(pairs_df)
-    cells_df = pd.concat(tables, ignore_index=True)
-    pairs_df = pd.concat(pairs_all, ignore_index=True)
+    counts = outcome_counts_by_draw(exp.cells, sample, names, replications, seed, threads=threads)
+    cells_df, pairs_df, p_war = posterior_tables(exp.cells, counts)
+    ranking = posterior_ranking(exp, p_war)
     files = write_table(cells_df, out_dir, "posterior_cells") + write_table(pairs_df, out_dir, "posterior_pairs")
     files += write_table(sample, out_dir, "posterior_draws") + write_table(ranking, out_dir, "posterior_ranking")
     report = out_dir / "report.md"
@@ -316,7 +353,7 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
         "interval": "Wilson at the effective replications of the combined variance (parameter + Monte Carlo)",
         "command": command,
     }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in files])
-    return out_dir, cells_df
+    return out_dir, cells_df, ranking
 
 
 def option_groups(exp) -> dict[str, list[int]]:
@@ -345,7 +382,8 @@ def posterior_ranking(exp, p_war: np.ndarray) -> pd.DataFrame:
     best /= best.sum(axis=0, keepdims=True)
     return pd.DataFrame({
         "option": names, "mean_p_war": value.mean(axis=1), "mean_rank": ranks.mean(axis=1),
-        "rank_low": np.quantile(ranks, 0.05, axis=1), "rank_high": np.quantile(ranks, 0.95, axis=1),
+        "rank_low": np.quantile(ranks, 0.05, axis=1, method="inverted_cdf"),
+        "rank_high": np.quantile(ranks, 0.95, axis=1, method="inverted_cdf"),
         "p_best": best.mean(axis=1),
     }).sort_values("mean_rank", ignore_index=True)
 
@@ -360,9 +398,19 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
              "the last two columns say how much of the variance each contributes.", "",
              "| cell | motive | P(war), posterior predictive mean [95% interval] | parameters | simulation |",
              "|---|---|---|---:|---:|"]
-    for _, r in cells.iterrows():
+    war = cells[cells["measure"] == "war"] if "measure" in cells else cells
+    for _, r in war.iterrows():
         lines.append(f"| {r['label']} | {r['motive']} | {r['mean']:.4f} [{r['low']:.4f}, {r['high']:.4f}] "
                      f"| {r['share_parameters']:.0%} | {r['share_monte_carlo']:.0%} |")
+    if "measure" in cells:
+        every = cells[cells["motive"] == "all"]
+        lines += ["", "Every outcome, all challengers (share of replications; posterior predictive mean [95% interval]; "
+                  "by motive in posterior_cells.csv):", "",
+                  "| cell | " + " | ".join(OUTCOME_NAMES) + " |", "|---|" + "---|" * len(OUTCOME_NAMES)]
+        for label_, g in every.groupby("label", sort=False):
+            by = g.set_index("measure")
+            lines.append(f"| {label_} | " + " | ".join(
+                f"{by.loc[m, 'mean']:.3f} [{by.loc[m, 'low']:.3f}, {by.loc[m, 'high']:.3f}]" for m in OUTCOME_NAMES) + " |")
     allp = pairs[pairs["motive"] == "all"]
     if len(allp):
         lines += ["", "Which mix gives less war, over the posterior (P that the first cell gives less war than the "

@@ -188,6 +188,22 @@ def default_targets_path() -> Path:
     return Path(str(resources.files("escalation_sim.calibration") / "data" / "crisis-record.toml"))
 
 
+#: Posteriors shipped with the package, by the name experiment files and ``run --posterior`` use.
+SHIPPED_POSTERIORS = {"crisis-record": "posterior-crisis-record.csv"}
+
+
+def posterior_file(name_or_path: str | Path, relative_to: str | Path | None = None) -> Path:
+    """The file of a posterior: a shipped one by name (:data:`SHIPPED_POSTERIORS`), else a path (relative to the
+    directory of ``relative_to``, a file, when given and the path is relative)."""
+    text = str(name_or_path)
+    if text in SHIPPED_POSTERIORS:
+        return Path(str(resources.files("escalation_sim.calibration") / "data" / SHIPPED_POSTERIORS[text]))
+    path = Path(text)
+    if relative_to is not None and not path.is_absolute():
+        path = Path(relative_to).parent / path
+    return path
+
+
 def read_toml(path: str | Path) -> dict:
     """Read a TOML file; a missing file, bad TOML or bad encoding becomes :class:`CalibrationError`."""
     p = Path(path)

@@ -30,6 +30,7 @@ from ..model.validation import load_scenario, parse_strategies, scenario_from_ma
 ANALYSES = ("selection_bias", "ally_decay")
 TOURNAMENT_FIELDS = ("defender", "challenger", "motive")
 ROBUSTNESS_FIELDS = ("points", "replications", "seed")
+POSTERIOR_FIELDS = ("file", "draws", "replications")
 MOTIVE_P_NEED = {"opportunity": 0.0, "need": 1.0}
 SCENARIO_SEED = 1  # seed of a bare scenario file (as ``escalation-sim simulate``)
 
@@ -136,10 +137,12 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     """Load and validate a crisis experiment file (``data``: its parsed TOML, if already read)."""
     source = str(path)
     data = read_toml(path) if data is None else data
-    unknown = set(data) - {"experiment", "grid", "cells", "tournament", "robustness"}
+    unknown = set(data) - {"experiment", "grid", "cells", "tournament", "robustness", "posterior"}
     if unknown:
-        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells, tournament, robustness")
+        raise ConfigError(source, sorted(unknown)[0],
+                          "unknown section; allowed: experiment, grid, cells, tournament, robustness, posterior")
     robustness_spec(data, source)
+    posterior_spec(data, source)
     exp = data.get("experiment")
     if not isinstance(exp, dict):
         raise ConfigError(source, "experiment", "missing [experiment] table (name, scenario, replications, seed)")
@@ -210,6 +213,39 @@ def robustness_spec(data: dict, source: str) -> dict | None:
     if "seed" in spec:
         out["seed"] = positive_int(source, "robustness.seed", spec["seed"], lo=0)
     return out
+
+
+def posterior_spec(data: dict, source: str) -> dict | None:
+    """The validated ``[posterior]`` table (file, draws, replications), or None if the file has none.
+
+    An experiment with a ``[posterior]`` runs on calibrated parameters: ``escalation-sim run`` evaluates every
+    cell at ``draws`` draws of the posterior ``file`` (a shipped posterior by name, ``"crisis-record"``, or a
+    path relative to the experiment file), ``replications`` crises per draw; ``run --illustrative`` runs the
+    scenario's illustrative defaults instead (docs/calibration.md).
+    """
+    from ..calibration.targets import SHIPPED_POSTERIORS, posterior_file
+
+    spec = data.get("posterior")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(source, "posterior", f"allowed: a table with {', '.join(POSTERIOR_FIELDS)}")
+    bad = set(spec) - set(POSTERIOR_FIELDS)
+    if bad:
+        raise ConfigError(source, f"posterior.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(POSTERIOR_FIELDS)}")
+    name = spec.get("file")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(source, "posterior.file", f"required; allowed: {', '.join(repr(k) for k in SHIPPED_POSTERIORS)} "
+                          "(shipped) or the path of a posterior.csv/.parquet written by calibrate")
+    path = posterior_file(name, source)
+    if not path.is_file():
+        raise ConfigError(source, "posterior.file", f"{name!r}: no such file ({path}); allowed: "
+                          f"{', '.join(repr(k) for k in SHIPPED_POSTERIORS)} or the path of a posterior written by calibrate")
+    return {
+        "file": path, "name": name,
+        "draws": positive_int(source, "posterior.draws", spec.get("draws", 64), lo=2),
+        "replications": positive_int(source, "posterior.replications", spec.get("replications", 4096), lo=100),
+    }
 
 
 def require_crisis(experiment, source: str, why: str) -> Experiment:
