@@ -17,7 +17,7 @@ from . import _cache
 _cache.configure()  # before any compiled module is imported
 
 from ._version import __version__  # noqa: E402
-from .api import merge, run  # noqa: E402
+from .api import PosteriorResult, merge, run, run_posterior  # noqa: E402
 from .engines.simpy_engine import CrisisResult, simulate  # noqa: E402
 from .errors import ConfigError, OptionError, UserError  # noqa: E402
 from .model.scenario import Mix, Scenario  # noqa: E402
@@ -31,6 +31,7 @@ __all__ = [
     "Experiment",
     "Mix",
     "OptionError",
+    "PosteriorResult",
     "RunResult",
     "Scenario",
     "UserError",
@@ -39,5 +40,6 @@ __all__ = [
     "load_scenario",
     "merge",
     "run",
+    "run_posterior",
     "simulate",
 ]

@@ -331,3 +331,19 @@ def test_the_shipped_posterior_is_the_calibration_files():
         assert post[k].between(lo, hi).all(), k
     assert post["weight"].sum() == pytest.approx(1.0, abs=1e-12) and (post["weight"] >= 0).all()
     assert len(post) == spec.config.population_size == meta["config"]["population_size"]
+
+
+def test_api_run_posterior_is_the_command(tmp_path):
+    """escalation_sim.run_posterior writes the same tables as the command; without a posterior it refuses."""
+    import escalation_sim
+
+    _, exp = _posterior_files(tmp_path)
+    res = escalation_sim.run_posterior(exp, threads=1, out=tmp_path / "api")
+    assert cli_run("run", exp, "--threads", 1, "--out", tmp_path / "cli").exit_code == 0
+    assert (tmp_path / "api" / "posterior_cells.csv").read_bytes() == (tmp_path / "cli" / "posterior_cells.csv").read_bytes()
+    assert list(res.ranking["option"])[:1] and res.directory == tmp_path / "api"
+    plain = tmp_path / "plain.toml"
+    plain.write_text(exp.read_text().split("[posterior]")[0])
+    with pytest.raises(ConfigError) as e:
+        escalation_sim.run_posterior(plain, out=tmp_path / "never")
+    assert e.value.field == "posterior" and not (tmp_path / "never").exists()
