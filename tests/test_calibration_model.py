@@ -347,3 +347,35 @@ def test_api_run_posterior_is_the_command(tmp_path):
     with pytest.raises(ConfigError) as e:
         escalation_sim.run_posterior(plain, out=tmp_path / "never")
     assert e.value.field == "posterior" and not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_calibration_on_dask_is_the_same_posterior(tmp_path):
+    """--backend dask (a LocalCluster of two worker processes, the particles in batches): the posterior's bytes
+    are those of the run on threads."""
+    pytest.importorskip("distributed")
+    cfg = tmp_path / "cal.toml"
+    (tmp_path / "calibration-base.toml").write_text((ROOT / "experiments" / "calibration-base.toml").read_text())
+    cfg.write_text(textwrap.dedent("""
+        [calibration]
+        scenario = "calibration-base.toml"
+        [parameters."intent.fear_loss"]
+        low = 0.0
+        high = 0.25
+        [parameters."channel.misperception"]
+        low = 0.0
+        high = 0.25
+        [abc]
+        population_size = 16
+        replications = 200
+        seed = 5
+        max_generations = 2
+    """))
+    outs = []
+    for extra in ([], ["--backend", "dask", "--workers", "2"]):
+        out = tmp_path / ("dask" if extra else "threads")
+        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out), *extra],
+                           capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        outs.append((out / "posterior.csv").read_bytes())
+    assert outs[0] == outs[1]

@@ -74,7 +74,12 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/calibration-<name>/seed<S>].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
-def calibrate(calibration_file: Path, population, replications, generations, seed, threads, out, force) -> None:
+@click.option("--backend", type=click.Choice(["threads", "dask"]), default="threads", show_default=True,
+              help="Where particles run (the posterior is the same bytes on either).")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address [default: start a LocalCluster].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Worker processes of the LocalCluster.")
+def calibrate(calibration_file: Path, population, replications, generations, seed, threads, out, force, backend,
+              scheduler, workers) -> None:
     """Fit the model's free parameters to the crisis record by ABC-SMC: a weighted posterior, checks, a report.
 
     CALIBRATION_FILE names the base scenario, the parameters with their prior boxes, the targets (ICB v14 and
@@ -90,9 +95,11 @@ def calibrate(calibration_file: Path, population, replications, generations, see
         command = f"escalation-sim calibrate {calibration_file}" + "".join(
             f" {flag} {v}" for flag, v in (("--population", population), ("-n", replications),
                                            ("--generations", generations), ("--seed", seed)) if v is not None)
+        if scheduler is not None and backend != "dask":
+            fail("--scheduler needs --backend dask")
         out_dir, run = calibration_command(spec, out, force, threads, seed=seed, population=population,
                                            replications=replications, generations=generations, command=command,
-                                           log=log)
+                                           log=log, backend=backend, scheduler=scheduler, workers=workers)
     h = run.result.history_frame()
     click.echo(f"{len(h)} generations, {int(h['simulations'].sum()):,} particles simulated; stopped: {run.result.stop_reason}")
     if run.summary is not None and len(run.summary):
