@@ -379,3 +379,22 @@ def test_calibration_on_dask_is_the_same_posterior(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.append((out / "posterior.csv").read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_posterior_ranking_of_a_grid_ranks_mixes_within_each_challenger_population():
+    """A grid of p_need x defender mix: mixes are ranked within p_need = 0 and within p_need = 1, never across
+    (ranking a need-driven cell against an opportunity-driven one would compare the populations)."""
+    from types import SimpleNamespace
+
+    from escalation_sim.analysis.calibration import posterior_ranking
+
+    cells = [SimpleNamespace(overrides={"challenger.p_need": q, "defender.strategy": m}, label=f"{q}{m}")
+             for q in (0.0, 1.0) for m in (["immediate_deterrence"], [])]
+    exp = SimpleNamespace(raw={}, cells=cells)
+    p = np.array([[0.1, 0.1], [0.2, 0.2],    # p_need 0: deterrence less war at both draws
+                  [0.5, 0.5], [0.4, 0.45]])  # p_need 1: none less war; both worse than anything at p_need 0
+    r = posterior_ranking(exp, p)
+    assert list(r["context"].unique()) == ["challenger.p_need=0", "challenger.p_need=1"]
+    top = r.groupby("context").first()["option"]
+    assert top["challenger.p_need=0"] == "immediate_deterrence" and top["challenger.p_need=1"] == "none"
+    assert (r["p_best"].groupby(r["context"]).sum() == 1.0).all() and r["mean_rank"].max() == 2.0

@@ -375,36 +375,58 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     return out_dir, cells_df, ranking
 
 
-def option_groups(exp) -> dict[str, list[int]]:
-    """The options a ranking compares: the defender mixes of a ``[tournament]`` (averaged over its opponents), else
-    every cell on its own."""
-    if "tournament" in exp.raw:
-        groups: dict[str, list[int]] = {}
-        for i, c in enumerate(exp.cells):
-            mix = c.overrides.get("defender.strategy", [])
-            groups.setdefault("+".join(mix) if mix else "none", []).append(i)
-        return groups
-    return {c.label: [i] for i, c in enumerate(exp.cells)}
+def _value_text(v) -> str:
+    if isinstance(v, list):
+        return "+".join(v) if v else "none"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def option_groups(exp) -> dict[tuple[str, str], list[int]]:
+    """The options a ranking compares, each with its context: ``{(context, option): cells}``.
+
+    A ``[tournament]``'s defender mixes are averaged over their opponents (one context). Otherwise each cell is an
+    option named by its defender mix, ranked against the cells that share its other settings (its context, e.g.
+    ``challenger.p_need=1``): ranking mixes across different challenger populations would compare the
+    populations, not the mixes. A cell that sets no defender mix is named by its label.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    tournament = "tournament" in exp.raw
+    for i, c in enumerate(exp.cells):
+        over = dict(c.overrides)
+        if tournament:
+            key = ("", _value_text(over.get("defender.strategy", [])))
+        elif "defender.strategy" in over:
+            mix = over.pop("defender.strategy")
+            key = (", ".join(f"{k}={_value_text(v)}" for k, v in over.items()), _value_text(mix))
+        else:
+            key = ("", c.label)
+        groups.setdefault(key, []).append(i)
+    return groups
 
 
 def posterior_ranking(exp, p_war: np.ndarray) -> pd.DataFrame:
     """How robust a ranking is over the posterior: each option's mean rank and its probability of being best.
 
     ``p_war`` is ``(cells, draws)``; an option's P(war) at a draw is the mean of its cells (a tournament's defender
-    mix over its opponents). Ties share ranks (average). Draws are equally weighted (systematic resampling).
+    mix over its opponents). Options are ranked within their context (:func:`option_groups`). Ties share ranks
+    (average). Draws are equally weighted (systematic resampling).
     """
     groups = option_groups(exp)
-    names = list(groups)
-    value = np.array([p_war[idx].mean(axis=0) for idx in groups.values()])  # (options, draws)
-    ranks = pd.DataFrame(value).rank(axis=0, method="average").to_numpy()
-    best = (value == value.min(axis=0, keepdims=True)).astype(float)
-    best /= best.sum(axis=0, keepdims=True)
-    return pd.DataFrame({
-        "option": names, "mean_p_war": value.mean(axis=1), "mean_rank": ranks.mean(axis=1),
-        "rank_low": np.quantile(ranks, 0.05, axis=1, method="inverted_cdf"),
-        "rank_high": np.quantile(ranks, 0.95, axis=1, method="inverted_cdf"),
-        "p_best": best.mean(axis=1),
-    }).sort_values("mean_rank", ignore_index=True)
+    frames = []
+    for context in dict.fromkeys(ctx for ctx, _ in groups):
+        keys = [k for k in groups if k[0] == context]
+        value = np.array([p_war[groups[k]].mean(axis=0) for k in keys])  # (options, draws)
+        ranks = pd.DataFrame(value).rank(axis=0, method="average").to_numpy()
+        best = (value == value.min(axis=0, keepdims=True)).astype(float)
+        best /= best.sum(axis=0, keepdims=True)
+        frames.append(pd.DataFrame({
+            "context": context, "option": [k[1] for k in keys], "mean_p_war": value.mean(axis=1),
+            "mean_rank": ranks.mean(axis=1),
+            "rank_low": np.quantile(ranks, 0.05, axis=1, method="inverted_cdf"),
+            "rank_high": np.quantile(ranks, 0.95, axis=1, method="inverted_cdf"),
+            "p_best": best.mean(axis=1),
+        }).sort_values("mean_rank", kind="stable"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int, replications: int, seed: int,
@@ -438,10 +460,12 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
         for _, r in allp.iterrows():
             lines.append(f"| {r['label_a']} | {r['label_b']} | {r['p_a_less_war']:.2f} |")
     if ranking is not None and len(ranking):
-        lines += ["", "The ranking over the posterior (by P(war); a tournament's defender mixes by their mean over "
-                  "opponents): mean rank, its 90% range over draws, and the probability of giving the least war:", "",
-                  "| option | mean P(war) | mean rank | rank, 5-95% of draws | P(least war) |", "|---|---:|---:|---|---:|"]
+        lines += ["", "The ranking over the posterior (by P(war), within each context; a tournament's defender mixes "
+                  "by their mean over opponents): mean rank, its 90% range over draws, and the probability of "
+                  "giving the least war:", "",
+                  "| context | option | mean P(war) | mean rank | rank, 5-95% of draws | P(least war) |",
+                  "|---|---|---:|---:|---|---:|"]
         for _, r in ranking.iterrows():
-            lines.append(f"| {r['option']} | {r['mean_p_war']:.4f} | {r['mean_rank']:.1f} | {r['rank_low']:g}-{r['rank_high']:g} "
-                         f"| {r['p_best']:.2f} |")
+            lines.append(f"| {r['context'] or 'all cells'} | {r['option']} | {r['mean_p_war']:.4f} | {r['mean_rank']:.1f} "
+                         f"| {r['rank_low']:g}-{r['rank_high']:g} | {r['p_best']:.2f} |")
     return "\n".join(lines) + "\n"

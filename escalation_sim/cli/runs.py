@@ -133,10 +133,12 @@ def _run_posterior(exp, experiment: Path, posterior: Path, draws: int, as_json: 
         for _, r in table.iterrows():
             click.echo(f"{r['cell']:>3}  {r['label']:<60} {r['mean']:.4f} [{r['low']:.4f}, {r['high']:.4f}]"
                        f"  {r['share_parameters']:.0%}")
-        click.echo("\nRanking over the posterior (mean rank, 90% of draws, P(least war)):")
-        for i, r in enumerate(ranking.head(10).itertuples(), 1):
-            click.echo(f"{i:>3}. {r.option:<60} rank {r.mean_rank:.1f} ({r.rank_low:g}-{r.rank_high:g})  "
-                       f"P(least war) {r.p_best:.2f}")
+        for context, g in ranking.groupby("context", sort=False):
+            click.echo(f"\nRanking over the posterior{' at ' + context if context else ''} "
+                       "(mean rank, its range over 90% of draws, P(least war)):")
+            for i, r in enumerate(g.itertuples(), 1):
+                click.echo(f"{i:>3}. {r.option:<50} rank {r.mean_rank:4.1f} ({r.rank_low:g}-{r.rank_high:g})  "
+                           f"P(least war) {r.p_best:.2f}  P(war) {r.mean_p_war:.3f}")
     log(f"wrote {out_dir}")
 
 
