@@ -182,12 +182,11 @@ def test_recovery_of_known_parameters(tmp_path):
         assert lo <= v <= hi, (k, lo, v, hi)
 
 
-@pytest.mark.slow
-def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
-    """The same seed and configuration give the same posterior bytes with 1 or 2 Numba threads (subprocesses)."""
+def _small_calibration(tmp_path: Path, population: int, replications: int, seed: int) -> Path:
+    """A two-parameter calibration file on the shipped calibration scenario, two generations."""
     cfg = tmp_path / "cal.toml"
     (tmp_path / "calibration-base.toml").write_text((ROOT / "experiments" / "calibration-base.toml").read_text())
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(textwrap.dedent(f"""
         [calibration]
         scenario = "calibration-base.toml"
         [parameters."intent.fear_loss"]
@@ -197,19 +196,31 @@ def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
         low = 0.0
         high = 0.25
         [abc]
-        population_size = 20
-        replications = 300
-        seed = 4
+        population_size = {population}
+        replications = {replications}
+        seed = {seed}
         max_generations = 2
     """))
+    return cfg
+
+
+def _posteriors_of(cfg: Path, runs: dict[str, list[str]]) -> list[bytes]:
+    """The posterior bytes of ``calibrate cfg`` with each set of extra options (each in a subprocess)."""
     outs = []
-    for t in (1, 2):
-        out = tmp_path / f"out{t}"
-        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out),
-                            "--threads", str(t)], capture_output=True, text=True, cwd=tmp_path)
+    for name, extra in runs.items():
+        out = cfg.parent / name
+        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out), *extra],
+                           capture_output=True, text=True, cwd=cfg.parent)
         assert r.returncode == 0, r.stderr
         outs.append((out / "posterior.csv").read_bytes())
-    assert outs[0] == outs[1]
+    return outs
+
+
+@pytest.mark.slow
+def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
+    """The same seed and configuration give the same posterior bytes with 1 or 2 Numba threads (subprocesses)."""
+    a, b = _posteriors_of(_small_calibration(tmp_path, 20, 300, 4), {"t1": ["--threads", "1"], "t2": ["--threads", "2"]})
+    assert a == b
 
 
 def test_posterior_ranking_of_a_tournament_averages_over_opponents():
@@ -354,31 +365,9 @@ def test_calibration_on_dask_is_the_same_posterior(tmp_path):
     """--backend dask (a LocalCluster of two worker processes, the particles in batches): the posterior's bytes
     are those of the run on threads."""
     pytest.importorskip("distributed")
-    cfg = tmp_path / "cal.toml"
-    (tmp_path / "calibration-base.toml").write_text((ROOT / "experiments" / "calibration-base.toml").read_text())
-    cfg.write_text(textwrap.dedent("""
-        [calibration]
-        scenario = "calibration-base.toml"
-        [parameters."intent.fear_loss"]
-        low = 0.0
-        high = 0.25
-        [parameters."channel.misperception"]
-        low = 0.0
-        high = 0.25
-        [abc]
-        population_size = 16
-        replications = 200
-        seed = 5
-        max_generations = 2
-    """))
-    outs = []
-    for extra in ([], ["--backend", "dask", "--workers", "2"]):
-        out = tmp_path / ("dask" if extra else "threads")
-        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out), *extra],
-                           capture_output=True, text=True, cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        outs.append((out / "posterior.csv").read_bytes())
-    assert outs[0] == outs[1]
+    a, b = _posteriors_of(_small_calibration(tmp_path, 16, 200, 5),
+                          {"threads": [], "dask": ["--backend", "dask", "--workers", "2"]})
+    assert a == b
 
 
 def test_posterior_ranking_of_a_grid_ranks_mixes_within_each_challenger_population():

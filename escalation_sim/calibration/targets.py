@@ -20,7 +20,6 @@ project's style ``file: field: what is allowed``; nothing is read half-way.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..errors import ConfigError
+from ..io.toml import read_toml as _read_toml
 
 ROLES = ("fit", "check", "info")
 """``fit``: in the distance; ``check``: held out, compared with the posterior predictive distribution;
@@ -205,17 +207,11 @@ def posterior_file(name_or_path: str | Path, relative_to: str | Path | None = No
 
 
 def read_toml(path: str | Path) -> dict:
-    """Read a TOML file; a missing file, bad TOML or bad encoding becomes :class:`CalibrationError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError(str(path), "", "no such file")
+    """Read a TOML file (:func:`escalation_sim.io.toml.read_toml`); its errors become :class:`CalibrationError`."""
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(str(path), "", f"malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise CalibrationError(str(path), "", "not a UTF-8 text file") from None
+        return _read_toml(path)
+    except ConfigError as exc:
+        raise CalibrationError(exc.source, exc.field, exc.message) from None
 
 
 def load_targets(path: str | Path, known_outputs: KnownOutputs, *, roles: Mapping[str, str] | None = None,
