@@ -349,6 +349,7 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     from ..io.files import atomic_write_bytes, prepare_run_dir, write_table
     from ..io.manifest import MANIFEST, Manifest
     from ..io.provenance import now_iso
+    from ..report.figures import write_figure
 
     out_dir = out or Path("results") / exp.name / f"posterior-seed{seed}-d{draws}-n{replications}"
     sample, names = posterior_draws(posterior, draws, seed)  # a bad posterior fails before anything is written
@@ -361,6 +362,8 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     ranking = posterior_ranking(exp, p_war)
     files = write_table(cells_df, out_dir, "posterior_cells") + write_table(pairs_df, out_dir, "posterior_pairs")
     files += write_table(sample, out_dir, "posterior_draws") + write_table(ranking, out_dir, "posterior_ranking")
+    files += write_figure(posterior_figure(ranking, f"{exp.name}: ranking over the posterior ({draws} draws)"),
+                          out_dir, "posterior_ranking", tight=True)
     report = out_dir / "report.md"
     atomic_write_bytes(report, posterior_markdown(exp, cells_df, pairs_df, draws, replications, seed, posterior,
                                                   ranking).encode())
@@ -421,6 +424,7 @@ def posterior_ranking(exp, p_war: np.ndarray) -> pd.DataFrame:
         best /= best.sum(axis=0, keepdims=True)
         frames.append(pd.DataFrame({
             "context": context, "option": [k[1] for k in keys], "mean_p_war": value.mean(axis=1),
+            "p_war_low": np.quantile(value, 0.05, axis=1), "p_war_high": np.quantile(value, 0.95, axis=1),
             "mean_rank": ranks.mean(axis=1),
             "rank_low": np.quantile(ranks, 0.05, axis=1, method="inverted_cdf"),
             "rank_high": np.quantile(ranks, 0.95, axis=1, method="inverted_cdf"),
@@ -429,11 +433,34 @@ def posterior_ranking(exp, p_war: np.ndarray) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def posterior_figure(ranking: pd.DataFrame, title: str):
+    """P(war) of every option over the posterior, one panel per context, in rank order: the mean over draws and
+    the 5-95% range of the draws' values (the parameters' uncertainty), P(least war) beside each."""
+    from matplotlib.figure import Figure
+
+    contexts = list(dict.fromkeys(ranking["context"]))
+    rows = max(len(ranking[ranking["context"] == c]) for c in contexts)
+    fig = Figure(figsize=(6.5 * len(contexts), 0.42 * rows + 1.6))
+    axes = fig.subplots(1, len(contexts), sharex=True, squeeze=False)[0]
+    for ax, context in zip(axes, contexts, strict=True):
+        g = ranking[ranking["context"] == context].reset_index(drop=True)
+        y = np.arange(len(g))[::-1]
+        ax.errorbar(g["mean_p_war"], y, xerr=[g["mean_p_war"] - g["p_war_low"], g["p_war_high"] - g["mean_p_war"]],
+                    fmt="o", color="tab:red", ecolor="0.4", capsize=3)
+        ax.set_yticks(y, [f"{o}  (P best {b:.2f})" for o, b in zip(g["option"], g["p_best"], strict=True)], fontsize=8)
+        ax.set_title(context or "all cells", fontsize=9)
+        ax.set_xlabel("P(war), posterior mean and 5-95% of draws")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int, replications: int, seed: int,
                        posterior, ranking: pd.DataFrame | None = None) -> str:
     """Report: posterior predictive P(war) per cell with the variance shares, and the robustness of the ranking."""
     lines = [f"# {exp.name}: predictions over the posterior", "",
-             f"Every cell was run at {draws} draws of the posterior `{posterior}` (systematic resampling), "
+             f"Every cell was run at {draws} draws of the posterior `{Path(posterior).name}` (systematic resampling), "
              f"{replications:,} crises per draw, all on the streams of seed {seed} (common random numbers). "
              "The interval combines the parameters' uncertainty and the simulation's (law of total variance); "
              "the last two columns say how much of the variance each contributes.", "",
@@ -463,6 +490,7 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
         lines += ["", "The ranking over the posterior (by P(war), within each context; a tournament's defender mixes "
                   "by their mean over opponents): mean rank, its 90% range over draws, and the probability of "
                   "giving the least war:", "",
+                  "![ranking](figures/posterior_ranking.png)", "",
                   "| context | option | mean P(war) | mean rank | rank, 5-95% of draws | P(least war) |",
                   "|---|---|---:|---:|---|---:|"]
         for _, r in ranking.iterrows():
