@@ -37,6 +37,12 @@ def sweep_experiment(exp: Experiment, param: str, values: list[float]) -> Experi
     if param not in SPEC_BY_KEY or SPEC_BY_KEY[param].kind in ("choice", "bool"):
         numeric = sorted(k for k, p in SPEC_BY_KEY.items() if p.kind not in ("choice", "bool"))
         raise ConfigError("--param", param, f"unknown or not numeric; allowed: {', '.join(numeric)}")
+    for base in exp.cells:
+        if param in base.overrides:
+            where = "[grid]" if param in exp.raw.get("grid", {}) else f"cell '{base.label}'"
+            raise ConfigError("--param", param, f"the experiment's {where} already sets it ({exp.source}): a sweep "
+                              "would run every value of the file at every value of --values; sweep another "
+                              "parameter, or run the file itself ('escalation-sim run')")
     section, name = param.split(".", 1)
     cells = []
     for base in exp.cells:
