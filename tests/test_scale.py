@@ -236,3 +236,16 @@ def test_a_block_counted_twice_is_an_error_naming_its_cell():
     assert [t.n for t in io_blocks.totals_from_frame(one, 2)] == [0, 16]
     with pytest.raises(ValueError, match=r"cell 1: block 0 counted twice"):
         io_blocks.totals_from_frame(pd.concat([one, one.iloc[:1]]), 2)
+
+
+def test_a_shard_with_nothing_to_do_writes_an_empty_verified_file(tmp_path):
+    """More shards than blocks per cell: shard 2 of 3 has no block (2 blocks per cell); the merge is a single run."""
+    exp = scale_experiment(tmp_path, reps=500)
+    single = tmp_path / "single"
+    assert _run("run", exp, "--out", single).exit_code == 0
+    out = tmp_path / "three"
+    for i in range(3):
+        res = _run("run", exp, "--out", out, "--shard", f"{i}/3")
+        assert res.exit_code == 0, res.output
+    assert _run("merge", out).exit_code == 0
+    assert tables(out) == tables(single)

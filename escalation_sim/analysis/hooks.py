@@ -64,7 +64,9 @@ def extra_text(config: dict, out_dir: Path) -> str:
             return selection_text(pd.read_csv(out_dir / "selection_bias.csv"))
         if "sweep" not in config and analysis is None and "tournament" in config \
                 and (out_dir / "tournament_ranking.csv").is_file():
-            return ranking_text(pd.read_csv(out_dir / "tournament_ranking.csv", keep_default_na=False))
+            rank = pd.read_csv(out_dir / "tournament_ranking.csv")
+            rank["distinct_from_next"] = rank["distinct_from_next"].astype(str).str.lower().eq("true")
+            return ranking_text(rank)
     except (OSError, KeyError, ValueError):
         return ""
     return ""

@@ -155,7 +155,9 @@ def _meta(expect: Expect, kind: str, n_total: int, results: dict[int, BlockResul
 
 
 def _file_bytes(expect: Expect, kind: str, n_total: int, results: dict[int, BlockResults]) -> bytes:
-    frame = pd.concat([to_frame(c, r) for c, r in sorted(results.items())], ignore_index=True)
+    frames = [to_frame(c, r) for c, r in sorted(results.items()) if len(r.blocks)]
+    # a shard with nothing to do (more shards than blocks per cell) writes a file of no rows, with every column
+    frame = pd.concat(frames, ignore_index=True) if frames else to_frame(0, BlockResults.empty(np.zeros(1))).iloc[0:0]
     return parquet_bytes(frame, {META_KEY: json.dumps(_meta(expect, kind, n_total, results), sort_keys=True)})
 
 
