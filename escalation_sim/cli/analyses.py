@@ -78,7 +78,7 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
               help="First design size (then 2 refinements of half as many and a final box of as many).")
 @click.option("--replications", "-n", type=click.IntRange(min=100), default=20000, show_default=True,
               help="Replications per point (the same seed at every point).")
-@click.option("--seed", type=SEED, default=None, help="Seed [default: the experiment's].")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed [default: the experiment's].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/<experiment>-calibration/cell<K>-seed<S>].")
