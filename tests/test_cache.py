@@ -62,6 +62,7 @@ def test_a_compile_is_announced_until_it_has_happened(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.release  # a cold compile: a minute or more on 2 cores
 def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
     """A cold cache (a fresh NUMBA_CACHE_DIR): the notice comes before the compile, then never again."""
     exp = tmp_path / "e.toml"

@@ -1,8 +1,8 @@
 """The README's examples ("What you can do") do what their comments say.
 
 Every ``escalation-sim`` line of that block is run from a copy of ``experiments/`` (results land in a temporary
-``results/``): in the quick loop with fewer replications (``-n``), and in the slow suite as written, each in a
-process of its own. Placeholders are filled as a reader would: ``<run-id>`` with the run the block made before,
+``results/``): in the test suite (marked slow: about 30 s) with fewer replications (``-n``), in one process; and
+as written, each in a process of its own, before a release (``python -m pytest -m release``: about 6 min). Placeholders are filled as a reader would: ``<run-id>`` with the run the block made before,
 ``--shard slurm`` as the two tasks of a job array, ``tcp://HOST:8786`` with a local Dask scheduler.
 ``calibrate`` is left to its own tests (tests/test_calibrate.py): its command is being replaced.
 """
@@ -132,6 +132,7 @@ def quick_runs(tmp_path_factory):
     return cwd, done
 
 
+@pytest.mark.slow
 def test_every_readme_example_runs(quick_runs):
     cwd, done = quick_runs
     assert len(done) >= 15
@@ -141,6 +142,7 @@ def test_every_readme_example_runs(quick_runs):
 
 
 @pytest.mark.slow
+@pytest.mark.release
 def test_every_readme_example_as_written(tmp_path):
     """As a reader runs them: each line in its own process, at the sizes written (calibrate aside)."""
     distributed = pytest.importorskip("distributed")
