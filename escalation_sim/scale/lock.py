@@ -151,8 +151,8 @@ class DirLock:
             if not process_alive(int(rec["pid"]), rec.get("pid_start")):
                 return f"{describe(rec)}: that process has ended"
             return None
-        age = self._age()
-        if flocked and age > LEASE:
+        age = self._age()  # (a holder's flock, where the filesystem shares it across hosts, has refused us already)
+        if age > LEASE:
             return f"{describe(rec)}: not renewed for {age:.0f} s"
         return None
 
