@@ -55,7 +55,7 @@ def run(
 
     Raises
     ------
-    ConfigError, OptionError, RunMismatch, ResultsExistError, SchedulerError
+    ConfigError, OptionError, RunMismatch, ResultsExistError, RunLocked, WriteError, SchedulerError
         (from :mod:`escalation_sim.errors`) before anything is run.
     """
     exp = load_experiment(experiment) if isinstance(experiment, (str, Path)) else experiment
