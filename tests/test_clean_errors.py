@@ -104,13 +104,16 @@ def test_max_replications_below_the_files_replications_names_both(tmp_path):
 
 
 # --- names are names, not paths ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ['"../../escape"', '"/tmp/abs"', '".."', '"a/b"', '""', "5", "true", '"x y"'])
+@pytest.mark.parametrize("name", ['"../../escape"', "ABSOLUTE", '".."', '"a/b"', '""', "5", "true", '"x y"'])
 def test_an_experiment_name_that_is_not_a_plain_name_is_refused(tmp_path, name, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    res = _run("run", experiment(tmp_path, head=f"name = {name}\n"))
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    absolute = tmp_path / "absolute"
+    name = f'"{absolute}"' if name == "ABSOLUTE" else name
+    res = _run("run", experiment(work, head=f"name = {name}\n"))
     one_line_error(res, "experiment.name", "a plain name")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.toml"]
-    assert not Path("/tmp/abs").exists()
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["a", "a/b", "a/b/exp.toml"]
 
 
 def test_results_stay_under_results_without_out(tmp_path, monkeypatch):
