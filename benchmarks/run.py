@@ -391,8 +391,8 @@ from escalation_sim.engines import montecarlo as mc
 t1 = time.perf_counter()
 mc.warm_up()
 t2 = time.perf_counter()
-import numba
-print(json.dumps({"import_s": t1 - t0, "warm_up_s": t2 - t1, "total_s": t2 - t0, "cache_dir": numba.config.CACHE_DIR}))
+from escalation_sim import _cache
+print(json.dumps({"import_s": t1 - t0, "warm_up_s": t2 - t1, "total_s": t2 - t0, "cache_dir": str(_cache.cache_dir())}))
 """
 
 MEMORY_CODE = """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis.hooks import extra_outputs
+from .analysis.hooks import extra_outputs, extra_text
 from .pipeline.experiment import Experiment, load_experiment
 from .pipeline.merge import merge_shards
 from .pipeline.run import RunResult, execute_run
@@ -58,20 +58,25 @@ def run(
 
     Raises
     ------
-    ConfigError, OptionError, RunMismatch, ResultsExistError, SchedulerError
+    ConfigError, OptionError, RunMismatch, ResultsExistError, RunLocked, WriteError, SchedulerError
         (from :mod:`escalation_sim.errors`) before anything is run.
     """
     exp = load_experiment(experiment) if isinstance(experiment, (str, Path)) else experiment
     settings = resolve_settings(exp, replications=replications, seed=seed, block_size=block_size, threads=threads,
                                 target_halfwidth=target_halfwidth, max_replications=max_replications, shard=shard,
                                 backend=backend, scheduler=scheduler, workers=workers)
-    return execute_run(exp, settings, out=Path(out) if out is not None else None, force=force,
-                       extra_outputs=extra_outputs(exp.raw), on_progress=on_progress, log=log)
+    result = execute_run(exp, settings, out=Path(out) if out is not None else None, force=force,
+                         extra_outputs=extra_outputs(exp.raw), on_progress=on_progress, log=log)
+    if exp.form == "crisis" and result.shard_file is None:
+        result.text += extra_text(exp.raw, result.directory)
+    return result
 
 
 def merge(directory: str | Path, force: bool = False) -> RunResult:
     """Merge the shards of a run in ``directory`` into its tables (as ``escalation-sim merge``)."""
-    return merge_shards(Path(directory), force, extra_outputs)
+    result = merge_shards(Path(directory), force, extra_outputs)
+    result.text += extra_text(result.manifest.get("config", {}), result.directory)
+    return result
 
 
 @dataclass(frozen=True)

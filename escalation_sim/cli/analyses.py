@@ -13,7 +13,7 @@ from ..model.params import DEFENDER_STRATEGY_NAMES
 from ..model.validation import load_scenario
 from ..pipeline.experiment import crisis_cell
 from ..pipeline.settings import check_threads
-from ._common import CONTEXT, fail, log, user_errors
+from ._common import CONTEXT, SEED, compiling, fail, log, user_errors
 
 
 def _params(text: str) -> list[str]:
@@ -31,7 +31,7 @@ def _params(text: str) -> list[str]:
               help="SALib base sample N (a power of 2): N x (parameters + 2) points.")
 @click.option("--replications", "-n", type=click.IntRange(min=100), default=4096, show_default=True,
               help="Crises per point (the same seed at every point).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed [default: the experiment's].")
+@click.option("--seed", type=SEED, default=None, help="Seed [default: the experiment's].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/<experiment>-sensitivity/cell<K>-seed<S>].")
@@ -55,9 +55,10 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
         exp = crisis_cell(experiment, cell, "sensitivity")
         bounds = parse_bounds(str(experiment), _params(params_text), bounds_texts, exp.cells[cell].scenario)
         seed = exp.seed if seed is None else seed
-        out_dir, indices, noise = sensitivity_command(exp, cell, bounds, n_base=n_base, replications=replications,
-                                                      seed=seed, threads=threads, out=out, force=force,
-                                                      experiment_file=experiment, log=log)
+        with compiling("crisis"):
+            out_dir, indices, noise = sensitivity_command(exp, cell, bounds, n_base=n_base, replications=replications,
+                                                          seed=seed, threads=threads, out=out, force=force,
+                                                          experiment_file=experiment, log=log)
     click.echo(indices.to_json(orient="records", indent=2) if as_json else sensitivity_text(indices, noise))
     log(f"wrote {out_dir}")
 
@@ -117,7 +118,7 @@ def calibrate(calibration_file: Path, population, replications, generations, see
 )
 @click.option("--replications", "-n", type=click.IntRange(min=2), default=300, show_default=True,
               help="Crises per renewal interval (SimPy engine).")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Seed of the random streams.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the random streams.")
 @click.option("--step", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Days between observations of the ally's confidence.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -139,8 +140,9 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
         return load_scenario(scenario, {"defender.strategy": mix, "defender.renewal_interval": renewal})
 
     with user_errors():
-        out_dir, paths = ally_decay_command(scenario, make, renewals, mix=mix, replications=replications, seed=seed,
-                                            step=step, out=out, force=force, renewal_text=renewal_text, log=log)
+        with compiling("simpy"):
+            out_dir, paths = ally_decay_command(scenario, make, renewals, mix=mix, replications=replications, seed=seed,
+                                                step=step, out=out, force=force, renewal_text=renewal_text, log=log)
     click.echo(paths.to_json(orient="records", indent=2) if as_json else ally_decay_text(paths))
     log(f"wrote {out_dir}")
 
@@ -151,7 +153,7 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
               help="Parameter vectors drawn from the box [default: the file's [robustness] table, else 256].")
 @click.option("--replications", "-n", type=click.IntRange(min=64), default=None,
               help="Crises per mix and point, the same seed at every point [default: the file's, else 4096].")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of the design and the crises [default: the experiment's].")
+@click.option("--seed", type=SEED, default=None, help="Seed of the design and the crises [default: the experiment's].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/<experiment>-robustness/seed<S>-p<P>-n<N>].")
@@ -174,9 +176,10 @@ def robustness(experiment: Path, points, replications, seed, threads, out, force
         spec = robustness_spec(exp.raw, str(experiment)) or {}
         base = load_scenario(exp.scenario_path) if exp.scenario_path else exp.cells[0].scenario
         seed = spec.get("seed", exp.seed) if seed is None else seed
-        out_dir, res = robustness_command(base, experiment, points or spec.get("points", 256),
-                                          replications or spec.get("replications", 4096), seed, threads, out, force,
-                                          exp.name, log=log)
+        with compiling("crisis"):
+            out_dir, res = robustness_command(base, experiment, points or spec.get("points", 256),
+                                              replications or spec.get("replications", 4096), seed, threads, out, force,
+                                              exp.name, log=log)
     if as_json:
         click.echo(res.summary.to_json(orient="records", indent=2))
     else:

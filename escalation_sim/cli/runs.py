@@ -8,9 +8,9 @@ import click
 
 from .. import api
 from ..analysis.sweep import parse_values, sweep_experiment
-from ..pipeline.experiment import load_experiment, require_crisis
+from ..pipeline.experiment import experiment_or_scenario, load_experiment, require_crisis
 from ..pipeline.run import RunResult
-from ._common import CONTEXT, Progress, fail, log, user_errors
+from ._common import CONTEXT, SEED, Progress, fail, log, user_errors
 
 
 def _run(exp, as_json: bool, no_progress: bool, **options) -> None:
@@ -48,7 +48,7 @@ def posterior_options(f):
 @click.command(context_settings=CONTEXT)
 @click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replications", "-n", type=int, default=None, help="Replications per cell [default: the experiment's].")
-@click.option("--seed", type=int, default=None, help="Seed [default: the experiment's].")
+@click.option("--seed", type=SEED, default=None, help="Seed [default: the experiment's].")
 @click.option("--threads", "-t", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--block-size", type=int, default=None, help="Replications per block [default: the experiment's].")
 @click.option("--target-halfwidth", type=float, default=None, help="Add blocks until every cell's P(war) 95% half-width is <= this.")
@@ -145,7 +145,7 @@ def _run_posterior(exp, experiment: Path, posterior: Path, draws: int, as_json: 
 @click.command(context_settings=CONTEXT)
 @click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replications", "-n", type=int, default=None, help="Replications per cell [default: the file's].")
-@click.option("--seed", type=int, default=None, help="Seed [default: the file's].")
+@click.option("--seed", type=SEED, default=None, help="Seed [default: the file's].")
 @click.option("--threads", "-t", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Results directory.")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
@@ -174,16 +174,20 @@ def tournament(experiment: Path, as_json: bool, no_progress: bool, posterior: st
 @click.option("--param", required=True, metavar="SECTION.NAME", help="The parameter to vary, e.g. channel.misperception.")
 @click.option("--values", "values_text", required=True, metavar="START:STOP:COUNT|V1,V2,...", help="Values, e.g. 0:0.3:7.")
 @click.option("--replications", "-n", type=int, default=None, help="Replications per point [default: the experiment's].")
-@click.option("--seed", type=int, default=None, help="Seed [default: the experiment's].")
+@click.option("--seed", type=SEED, default=None, help="Seed [default: the experiment's].")
 @click.option("--threads", "-t", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Results directory.")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the cell table as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def sweep(experiment: Path, param: str, values_text: str, as_json: bool, no_progress: bool, **options) -> None:
-    """Vary one parameter over values for every cell of an experiment; table and line plot with 95% bands."""
+    """Vary one parameter over values for every cell of an experiment; table and line plot with 95% bands.
+
+    EXPERIMENT is an experiment file (every cell at every value) or a scenario file (one line); the parameter must
+    not be one the experiment's cells already set.
+    """
     with user_errors():
-        exp = require_crisis(load_experiment(experiment), experiment,
+        exp = require_crisis(experiment_or_scenario(experiment), experiment,
                              "put the values in its [grid] and use 'escalation-sim run'")
         exp = sweep_experiment(exp, param, parse_values(values_text))
     _run(exp, as_json, no_progress, **options)

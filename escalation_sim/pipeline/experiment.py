@@ -19,10 +19,19 @@ from typing import ClassVar
 
 from ..engines.montecarlo import DEFAULT_BLOCK
 from ..errors import ConfigError
-from ..io.experiment_file import EXPERIMENT_FIELDS, declared_cells, label, positive_int
+from ..io.experiment_file import (
+    EXPERIMENT_FIELDS,
+    declared_cells,
+    label,
+    name_from_file,
+    positive_int,
+    run_fields,
+    scenario_path,
+    seed_value,
+)
 from ..io.toml import read_toml
 from ..ipd.config import IPDExperiment, is_ipd_file, load_ipd_experiment
-from ..model.params import CHALLENGER_STRATEGIES
+from ..model.params import CHALLENGER_STRATEGIES, SPEC_BY_KEY
 from ..model.scenario import Mix, Scenario
 from ..model.validation import load_scenario, parse_strategies, scenario_from_mapping
 
@@ -137,6 +146,7 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     """Load and validate a crisis experiment file (``data``: its parsed TOML, if already read)."""
     source = str(path)
     data = read_toml(path) if data is None else data
+    not_an_experiment(source, data)
     unknown = set(data) - {"experiment", "grid", "cells", "tournament", "robustness", "posterior"}
     if unknown:
         raise ConfigError(source, sorted(unknown)[0],
@@ -150,13 +160,11 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     if bad:
         allowed = sorted(EXPERIMENT_FIELDS | {"analysis"})
         raise ConfigError(source, f"experiment.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(allowed)}")
-    if "scenario" not in exp or not isinstance(exp["scenario"], str):
-        raise ConfigError(source, "experiment.scenario", "required: path of the base scenario file")
-    scen_path = (Path(path).parent / exp["scenario"]).resolve()
+    run = run_fields(source, exp, name_from_file(path), 100_000, DEFAULT_BLOCK)
+    scen_path = scenario_path(source, exp)
+    if "experiment" in read_toml(scen_path):
+        raise ConfigError(source, "experiment.scenario", f"{exp['scenario']} is an experiment file; allowed: a scenario file")
     base = load_scenario(scen_path)
-    replications = positive_int(source, "experiment.replications", exp.get("replications", 100_000))
-    seed = positive_int(source, "experiment.seed", exp.get("seed", 0), lo=0)
-    block = positive_int(source, "experiment.block_size", exp.get("block_size", DEFAULT_BLOCK))
     analysis = exp.get("analysis")
     if analysis is not None and analysis not in ANALYSES:
         raise ConfigError(source, "experiment.analysis", f"got {analysis!r}; allowed: {', '.join(ANALYSES)}")
@@ -180,16 +188,34 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
         built.append(Cell(idx, label_, scen, over))
     _check_analysis(source, analysis, built)
     return Experiment(
-        name=str(exp.get("name", Path(path).stem)),
+        name=run["name"],
         source=source,
         scenario_path=str(scen_path),
         cells=tuple(built),
-        replications=replications,
-        seed=seed,
-        block_size=block,
-        description=str(exp.get("description", "")),
+        replications=run["replications"],
+        seed=run["seed"],
+        block_size=run["block_size"],
+        description=run["description"],
         raw=data,
     )
+
+
+SCENARIO_SECTIONS = frozenset({"scenario"} | {k.split(".")[0] for k in SPEC_BY_KEY})
+
+
+def not_an_experiment(source: str, data: dict) -> None:
+    """A clear error for a scenario file where an experiment file belongs (a file without ``[experiment]``)."""
+    if "experiment" in data:
+        return
+    if "ipd" in data:
+        raise ConfigError(source, "", "this is an IPD scenario file, not an experiment: commands that run experiments "
+                          "(run, tournament, sweep) take an experiment file naming it (see experiments/ipd-tournament.toml); "
+                          "'escalation-sim simulate' plays one match of it")
+    if not data or set(data) & SCENARIO_SECTIONS:
+        raise ConfigError(source, "", "this is a scenario file, not an experiment (it has no [experiment] table): "
+                          "commands that run experiments (run, tournament, sweep) take an experiment file that names a "
+                          "scenario and its cells (see experiments/default.toml and docs/experiments.md); "
+                          "'escalation-sim simulate' plays one crisis of a scenario")
 
 
 def robustness_spec(data: dict, source: str) -> dict | None:
@@ -211,7 +237,7 @@ def robustness_spec(data: dict, source: str) -> dict | None:
         "replications": positive_int(source, "robustness.replications", spec.get("replications", 4096), lo=64),
     }
     if "seed" in spec:
-        out["seed"] = positive_int(source, "robustness.seed", spec["seed"], lo=0)
+        out["seed"] = seed_value(source, "robustness.seed", spec["seed"])
     return out
 
 
