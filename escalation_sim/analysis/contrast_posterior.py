@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..calibration.posterior import systematic_resample, wilson_interval
 from ..engines import montecarlo as mc
 from ..errors import ConfigError
 from ..model.params import SPEC_BY_KEY
@@ -102,6 +101,9 @@ def posterior_particles(path: str | Path, draws: int, seed: int) -> tuple[pd.Dat
     Returns the particles' parameter values (in the order of the file, with their ``row`` in it), the
     multiplicities (summing to ``draws``) and the parameter names.
     """
+    # here, not at the top: the calibration package imports SciPy, which every command would pay for
+    from ..calibration.posterior import systematic_resample
+
     df, w, names = read_posterior(path)
     idx = systematic_resample(w, draws, seed)
     rows, mult = np.unique(idx, return_counts=True)
@@ -173,6 +175,8 @@ def contrast_posterior(base: Scenario, contrasts: Sequence[Contrast], posterior:
     progress : callable, optional
         Called with the number of distinct particles done.
     """
+    from ..calibration.posterior import wilson_interval
+
     parts, mult, names = posterior_particles(posterior, draws, seed)
     arms = contrast_arms(contrasts)
     block_size = point_block_size(replications) if block_size is None else block_size

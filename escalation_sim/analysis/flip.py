@@ -116,14 +116,20 @@ def flip_markdown(contrasts: Sequence[Contrast], res: FlipResult) -> str:
 
 def run_flip(base: Scenario, contrasts: tuple[Contrast, ...], box: dict, *, points: int, replications: int,
              seed: int, threads: int | None = None, sobol: int = 0, posterior: str | Path | None = None,
-             draws: int = 256, noise_points: int = 16, log=None) -> FlipResult:
-    """The box, and the Sobol indices and the posterior when asked for (``sobol > 0``, ``posterior``)."""
+             draws: int = 256, noise_points: int = 16, sobol_replications: int | None = None,
+             log=None) -> FlipResult:
+    """The box, and the Sobol indices and the posterior when asked for (``sobol > 0``, ``posterior``).
+
+    ``sobol_replications`` [default: ``replications``]: crises per arm and point of the Sobol design, which has
+    ``sobol (k + 2)`` points; its Monte Carlo noise is measured and reported.
+    """
     box_res = robustness(base, contrasts, box, points, replications, seed, None, threads)
     sob = post = None
     if sobol:
         if log is not None:
             log(f"  sobol: {sobol * (len(box) + 2):,} points x {len(contrast_arms(contrasts))} arms")
-        sob = contrast_sobol(base, contrasts, box, sobol, replications, seed, None, threads, noise_points)
+        sob = contrast_sobol(base, contrasts, box, sobol, sobol_replications or replications, seed, None, threads,
+                             noise_points)
     if posterior is not None:
         if log is not None:
             log(f"  posterior: {draws} draws of {posterior}")
@@ -183,7 +189,8 @@ def _title(base: Scenario, sets: Sequence[str]) -> str:
 def robustness_command(base: Scenario, source, points: int, replications: int, seed: int, threads: int | None,
                        out: Path | None, force: bool, name: str, log=print, *, sets: Sequence[str] = DEFAULT_SETS,
                        sets_field: str = "--contrasts", sobol: int = 0, posterior: Path | None = None,
-                       draws: int = 256, fixed: Sequence[str] = ()) -> tuple[Path, FlipResult]:
+                       draws: int = 256, fixed: Sequence[str] = (),
+                       sobol_replications: int | None = None) -> tuple[Path, FlipResult]:
     """``escalation-sim robustness``: the named contrast sets over the box (and Sobol, and a posterior), with
     tables, figures, report and manifest.
 
@@ -212,13 +219,14 @@ def robustness_command(base: Scenario, source, points: int, replications: int, s
     command = (f"escalation-sim robustness {source} --contrasts {','.join(sets)} --points {points} "
                f"-n {replications} --seed {seed}" + (f" --sobol {sobol}" if sobol else "")
                + (f" --posterior {posterior} --draws {draws}" if posterior is not None else "")
-               + (f" --fix {','.join(fixed)}" if fixed else ""))
+               + (f" --fix {','.join(fixed)}" if fixed else "")
+               + (f" --sobol-replications {sobol_replications}" if sobol and sobol_replications else ""))
     arms = contrast_arms(contrasts)
     log(f"robustness: {len(contrasts)} contrasts, {points} points x {len(arms)} arms x {replications:,} crises "
         f"-> {out_dir}")
     mc.warm_up()
     res = run_flip(base, contrasts, box, points=points, replications=replications, seed=seed, threads=threads,
-                   sobol=sobol, posterior=posterior, draws=draws, log=log)
+                   sobol=sobol, posterior=posterior, draws=draws, sobol_replications=sobol_replications, log=log)
     files = write_flip(out_dir, contrasts, res, box, replications, seed, _title(base, sets), append_to_report=False)
     if res.posterior is not None:
         post_info.update(distinct_particles=int(len(res.posterior.particles)),
@@ -229,6 +237,7 @@ def robustness_command(base: Scenario, source, points: int, replications: int, s
         "replications_per_mix_and_point": replications, "seed": seed, "block_size": point_block_size(replications),
         "box": {k: list(v) for k, v in box.items()}, "fixed": list(fixed), "design": "Latin hypercube (seeded)",
         "sobol": ({"n_base": sobol, "points": sobol * (len(box) + 2), "noise_points": 16,
+                   "replications_per_arm_and_point": sobol_replications or replications,
                    "method": "Saltelli/Sobol (SALib), no second order; bootstrap 95% intervals, 1000 resamples"}
                   if sobol else None),
         "posterior": post_info,

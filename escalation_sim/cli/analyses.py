@@ -150,6 +150,8 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
 @click.option("--sobol", type=click.IntRange(min=0), default=None, metavar="N",
               help="Sobol indices of every contrast over the box: SALib base sample N, a power of 2 "
                    "(N x (parameters + 2) points); 0 = none [default: the file's, else 0].")
+@click.option("--sobol-replications", type=click.IntRange(min=64), default=None,
+              help="Crises per arm and point of the Sobol design [default: --replications].")
 @click.option("--posterior", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A calibration posterior (posterior.parquet or .csv written by calibrate): the shares over it too.")
 @click.option("--draws", type=click.IntRange(min=1), default=256, show_default=True,
@@ -162,8 +164,8 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
               help="Results directory [default: results/<experiment>-robustness/seed<S>-p<P>-n<N>...].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def robustness(experiment: Path, contrasts_text, points, replications, sobol, posterior, draws: int, fix_text: str,
-               seed, threads, out, force, as_json: bool) -> None:
+def robustness(experiment: Path, contrasts_text, points, replications, sobol, sobol_replications, posterior,
+               draws: int, fix_text: str, seed, threads, out, force, as_json: bool) -> None:
     """Where the literature's contrasts hold and where they flip: over the box, and over a posterior.
 
     Contrast sets: Lebow & Stein's (immediate deterrence vs none, self-restraint and GRIT, by motive), the ally's
@@ -194,7 +196,8 @@ def robustness(experiment: Path, contrasts_text, points, replications, sobol, po
         out_dir, res = robustness_command(base, experiment, points or spec.get("points", 256),
                                           replications or spec.get("replications", 4096), seed, threads, out, force,
                                           exp.name, log=log, sets=sets, sets_field=field, sobol=sobol,
-                                          posterior=posterior, draws=draws, fixed=_params(fix_text))
+                                          posterior=posterior, draws=draws, fixed=_params(fix_text),
+                                          sobol_replications=sobol_replications)
     if as_json:
         click.echo(res.box.summary.to_json(orient="records", indent=2))
     else:
