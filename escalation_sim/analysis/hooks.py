@@ -4,7 +4,8 @@ A crisis experiment gets, after its tables, figures and report, the outputs
 of the analysis its file names: ``analysis = "selection_bias"``
 (:mod:`.selection`), ``analysis = "ally_decay"`` (:mod:`.ally_decay`), a
 ``[tournament]`` table (:mod:`.tournament`); a sweep (:mod:`.sweep`) gets its
-line plot; a ``[robustness]`` table adds :mod:`.robustness`. The run pipeline calls the writer chosen here
+line plot; a ``[robustness]`` table adds :mod:`.flip` (the box of
+:mod:`.robustness`, and Sobol indices of the contrasts if it asks). The run pipeline calls the writer chosen here
 (:func:`escalation_sim.pipeline.run.execute_run`, ``extra_outputs``).
 """
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from ..pipeline.run import ExtraOutputs
 from .ally_decay import ally_decay_analysis
-from .robustness import robustness_outputs
+from .flip import robustness_outputs
 from .selection import selection_figure, selection_text
 from .sweep import sweep_figure
 from .tournament import ranking_text, tournament_figure

@@ -38,8 +38,11 @@ from ..model.validation import load_scenario, parse_strategies, scenario_from_ma
 # extra analyses a crisis experiment can ask for (escalation_sim/analysis/hooks.py runs them)
 ANALYSES = ("selection_bias", "ally_decay")
 TOURNAMENT_FIELDS = ("defender", "challenger", "motive")
-ROBUSTNESS_FIELDS = ("points", "replications", "seed")
+ROBUSTNESS_FIELDS = ("points", "replications", "seed", "contrasts", "sobol")
 POSTERIOR_FIELDS = ("file", "draws", "replications")
+# the contrast sets a [robustness] table may name, and whether each needs an ally (analysis/contrasts.py defines
+# them: CONTRAST_SETS; tests/test_flip.py checks the two agree)
+ROBUSTNESS_CONTRAST_SETS = {"lebow-stein": False, "ally-instruments": True, "renewal": True}
 MOTIVE_P_NEED = {"opportunity": 0.0, "need": 1.0}
 SCENARIO_SEED = 1  # seed of a bare scenario file (as ``escalation-sim simulate``)
 
@@ -151,7 +154,7 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     if unknown:
         raise ConfigError(source, sorted(unknown)[0],
                           "unknown section; allowed: experiment, grid, cells, tournament, robustness, posterior")
-    robustness_spec(data, source)
+    rspec = robustness_spec(data, source)
     posterior_spec(data, source)
     exp = data.get("experiment")
     if not isinstance(exp, dict):
@@ -165,6 +168,7 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     if "experiment" in read_toml(scen_path):
         raise ConfigError(source, "experiment.scenario", f"{exp['scenario']} is an experiment file; allowed: a scenario file")
     base = load_scenario(scen_path)
+    check_robustness_ally(rspec, base, source)
     analysis = exp.get("analysis")
     if analysis is not None and analysis not in ANALYSES:
         raise ConfigError(source, "experiment.analysis", f"got {analysis!r}; allowed: {', '.join(ANALYSES)}")
@@ -219,10 +223,11 @@ def not_an_experiment(source: str, data: dict) -> None:
 
 
 def robustness_spec(data: dict, source: str) -> dict | None:
-    """The validated ``[robustness]`` table (points, replications, seed), or None if the file has none.
+    """The validated ``[robustness]`` table (points, replications, seed, contrasts, sobol), or None if none.
 
-    The analysis (``escalation_sim/analysis/robustness.py``) runs Lebow & Stein's contrasts over a Latin
-    hypercube of ``points`` parameter vectors of the documented box, ``replications`` crises per mix and point.
+    The analysis (``escalation_sim/analysis/flip.py``) runs the named contrast sets [default: Lebow & Stein's] over
+    a Latin hypercube of ``points`` parameter vectors of the documented box, ``replications`` crises per arm and
+    point, and with ``sobol = N`` (a power of 2) their Sobol indices over the same box.
     """
     spec = data.get("robustness")
     if spec is None:
@@ -238,7 +243,30 @@ def robustness_spec(data: dict, source: str) -> dict | None:
     }
     if "seed" in spec:
         out["seed"] = seed_value(source, "robustness.seed", spec["seed"])
+    if "contrasts" in spec:
+        sets = spec["contrasts"]
+        sets = [sets] if isinstance(sets, str) else sets
+        allowed = ", ".join(ROBUSTNESS_CONTRAST_SETS)
+        if not isinstance(sets, list) or not sets or not all(isinstance(x, str) for x in sets):
+            raise ConfigError(source, "robustness.contrasts", f"allowed: a list of contrast sets: {allowed}")
+        for x in sets:
+            if x not in ROBUSTNESS_CONTRAST_SETS:
+                raise ConfigError(source, "robustness.contrasts", f"unknown contrast set {x!r}; allowed: {allowed}")
+        out["contrasts"] = list(sets)
+    if "sobol" in spec:
+        n = positive_int(source, "robustness.sobol", spec["sobol"], lo=0)
+        if n & (n - 1):
+            raise ConfigError(source, "robustness.sobol", f"got {n}; allowed: 0 (none) or a power of 2, e.g. 64")
+        out["sobol"] = n
     return out
+
+
+def check_robustness_ally(spec: dict | None, base: Scenario, source: str) -> None:
+    """A ``[robustness]`` table's contrast sets that compare an ally's reassurance need a scenario with an ally."""
+    for x in (spec or {}).get("contrasts", []):
+        if ROBUSTNESS_CONTRAST_SETS[x] and base.value("ally.present") == 0.0:
+            raise ConfigError(source, "robustness.contrasts", f"{x!r} compares the ally's reassurance, but the "
+                              f"scenario {base.name!r} has no ally; allowed: a scenario with ally.present = true")
 
 
 def posterior_spec(data: dict, source: str) -> dict | None:
