@@ -2,9 +2,12 @@
 
 Every ``escalation-sim`` line of that block is run from a copy of ``experiments/`` (results land in a temporary
 ``results/``): in the test suite (marked slow: about 30 s) with fewer replications (``-n``), in one process; and
-as written, each in a process of its own, before a release (``python -m pytest -m release``: about 6 min). Placeholders are filled as a reader would: ``<run-id>`` with the run the block made before,
+as written, each in a process of its own, before a release (``python -m pytest -m release``: about 6 min). Runs over an
+experiment's calibrated posterior take 4 draws in the quick loop. Placeholders are filled as a reader would:
+``<run-id>`` with the run the block made before,
 ``--shard slurm`` as the two tasks of a job array, ``tcp://HOST:8786`` with a local Dask scheduler.
-``calibrate`` is left to its own tests (tests/test_calibrate.py): its command is being replaced.
+``calibrate`` runs one generation of 8 particles in the quick loop; at its full size (minutes) it is left to
+tests/test_calibration_model.py.
 """
 
 from __future__ import annotations
@@ -28,7 +31,20 @@ from escalation_sim.model.strategies import STRATEGIES
 REPO = Path(__file__).resolve().parents[1]
 #: replications (and other sizes) of the quick loop, per command
 QUICK = {"run": ["-n", "2000"], "tournament": ["-n", "500"], "sweep": ["-n", "1000"],
-         "sensitivity": ["-n", "200", "--samples", "8"], "ally-decay": ["-n", "10"]}
+         "sensitivity": ["-n", "200", "--samples", "8"], "ally-decay": ["-n", "10"],
+         "robustness": ["-n", "256", "--points", "8", "--draws", "4"],
+         "calibrate": ["--population", "8", "-n", "200", "--generations", "1"]}
+#: posterior draws of the quick loop, for a run over an experiment's [posterior]
+QUICK_DRAWS = ["--draws", "4"]
+
+
+def over_posterior(args: list[str], cwd: Path) -> bool:
+    """Whether this ``run``/``tournament`` line runs over a posterior (its experiment has a [posterior] table)."""
+    import tomllib
+
+    if args[0] not in ("run", "tournament") or "--illustrative" in args or "--posterior" in args:
+        return "--posterior" in args
+    return "posterior" in tomllib.loads((cwd / args[1]).read_text())
 
 
 def examples() -> list[str]:
@@ -42,7 +58,7 @@ def test_the_readme_block_is_found():
     cmds = examples()
     assert len(cmds) >= 15
     assert {c.split()[1] for c in cmds} >= {"simulate", "strategies", "run", "tournament", "ally-decay",
-                                            "sensitivity", "sweep", "merge"}
+                                            "sensitivity", "sweep", "merge", "robustness", "calibrate"}
 
 
 def workdir(tmp_path: Path) -> Path:
@@ -71,7 +87,9 @@ def check(args: list[str], stdout: str, stderr: str, cwd: Path) -> None:
         labels = [ln.split("  ")[-1].strip() for ln in rows]
         assert rows and len(set(labels)) == len(labels), "two rows of the table look the same"
         assert all("..." not in lab for lab in labels), "a label was cut"
-        if cmd == "tournament":
+        if "Ranking over the posterior" in stdout:  # a run over a posterior: the ranking's robustness
+            assert re.search(r"^\s+1\. \S+.*P\(least war\) [01]\.\d\d", stdout, re.M)
+        elif cmd == "tournament":
             ranking = stdout.split("Tournament ranking")[1]
             assert re.search(r"^\s+1 ", ranking, re.M)
             if re.search(r"^\s+\d+\s+\d+-\d+ ", ranking, re.M):  # a rank range: some ranks are not distinguishable
@@ -84,6 +102,10 @@ def check(args: list[str], stdout: str, stderr: str, cwd: Path) -> None:
             lines = {lab.rsplit(" | ", 1)[0] for lab in cells["label"]}
             assert len(lines) <= 8, f"{len(lines)} lines in one plot"
             assert next(out.rglob("sweep_channel_misperception.png")).is_file()
+    elif cmd == "calibrate":
+        assert next(cwd.glob("results/calibration-*/*/posterior.csv")).is_file()
+    elif cmd == "robustness":
+        assert re.search(r"box holds \d+% \[", stdout) and "posterior holds" in stdout, stdout
     elif cmd == "sensitivity":
         header = stdout.splitlines()[0]
         assert "S1 +- 95% half-width" in header and "+-" in stdout.splitlines()[1]
@@ -92,8 +114,6 @@ def check(args: list[str], stdout: str, stderr: str, cwd: Path) -> None:
 def fill(line: str, cwd: Path) -> list[list[str]] | None:
     """The argument lists for one README line (several for a job array), or None to leave it to other tests."""
     args = shlex.split(line)[1:]
-    if args[0] == "calibrate":
-        return None
     if "<run-id>" in line:
         made = sorted(p.parent.name for p in (cwd / "results" / "default").glob("*/cells.csv"))
         assert made, "the README replays a run it has not made"
@@ -117,6 +137,8 @@ def quick_runs(tmp_path_factory):
                 continue
             for args in filled:
                 extra = list(QUICK.get(args[0], []))
+                if over_posterior(args, cwd):
+                    extra += QUICK_DRAWS
                 if "--target-halfwidth" in args:
                     extra += ["--max-replications", "8192"]
                 if "--shard" in args:
@@ -151,7 +173,7 @@ def test_every_readme_example_as_written(tmp_path):
     try:
         for line in examples():
             filled = fill(line.replace("tcp://HOST:8786", cluster.scheduler_address), cwd)
-            if filled is None:
+            if filled is None or filled[0][0] == "calibrate":  # minutes: tests/test_calibration_model.py
                 continue
             for args in filled:
                 tasks = [("0", "2"), ("1", "2")] if "--shard" in args else [(None, None)]

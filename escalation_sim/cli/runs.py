@@ -128,11 +128,12 @@ def _run_posterior(exp, experiment: Path, posterior: Path, draws: int, as_json: 
     if as_json:
         click.echo(cells.to_json(orient="records", indent=2))
     else:
-        click.echo(f"P(war) over {draws} posterior draws x {n:,} crises (posterior predictive mean [95% interval]; "
-                   "share of the variance from the parameters):")
+        click.echo(f"P(war) over {draws} posterior draws x {n:,} crises: posterior predictive mean, its 95% interval "
+                   "(parameter uncertainty and Monte Carlo noise), the share of its variance due to the parameters")
+        click.echo("cell   P(war)    95% interval  params  label")
         for _, r in table.iterrows():
-            click.echo(f"{r['cell']:>3}  {r['label']:<60} {r['mean']:.4f} [{r['low']:.4f}, {r['high']:.4f}]"
-                       f"  {r['share_parameters']:.0%}")
+            click.echo(f"{r['cell']:>4}   {r['mean']:.4f} [{r['low']:.4f}, {r['high']:.4f}]  {r['share_parameters']:>5.0%}"
+                       f"  {r['label']}")
         for context, g in ranking.groupby("context", sort=False):
             click.echo(f"\nRanking over the posterior{' at ' + context if context else ''} "
                        "(mean rank, its range over 90% of draws, P(least war)):")
