@@ -8,6 +8,7 @@ traceback. (The console script and ``python -m escalation_sim`` both start here.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .errors import EXIT_INTERRUPTED
@@ -19,5 +20,8 @@ def main() -> None:
         from .cli import main as cli
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted while starting; nothing was written\n")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.stderr.flush()
+        # os._exit, not sys.exit: nothing has been written, and the interpreter's shutdown after an interrupted
+        # import (half-initialised modules, numba's threads) was seen to end the process by SIGINT (-2) instead
+        os._exit(EXIT_INTERRUPTED)
     cli()

@@ -133,6 +133,11 @@ def test_every_calibrated_experiment_runs_over_its_posterior(path, tmp_path):
     assert np.allclose(allc.groupby("cell")["mean"].sum(), 1.0)
     assert json.loads((out / "manifest.json").read_text())["exit_status"] == "complete"
     assert "Ranking over the posterior" in res.output
+    # an experiment with literature contrasts tells the reader of its report where they hold, and how to see it
+    report = (out / "report.md").read_text()
+    assert ("## Where the contrasts hold" in report) == ("robustness" in exp.raw)
+    if "robustness" in exp.raw:
+        assert "escalation-sim robustness " in report and "--posterior " in report
 
 
 def test_the_robustness_table_is_validated(tmp_path):

@@ -496,4 +496,13 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
         for _, r in ranking.iterrows():
             lines.append(f"| {r['context'] or 'all cells'} | {r['option']} | {r['mean_p_war']:.4f} | {r['mean_rank']:.1f} "
                          f"| {r['rank_low']:g}-{r['rank_high']:g} | {r['p_best']:.2f} |")
+    if "robustness" in getattr(exp, "raw", {}):
+        lines += ["", "## Where the contrasts hold", "",
+                  "The posterior probabilities above say how robust each comparison is to what the calibration leaves "
+                  "uncertain. The literature's contrasts of this experiment (its `[robustness]` table) over a wide box "
+                  "of parameter values as well, with what decides their sign (a classification tree and Sobol "
+                  "indices), and over this posterior:", "",
+                  f"    escalation-sim robustness {exp.source} --sobol 16 --posterior {posterior}", "",
+                  "(measured results and how to read them: docs/robustness.md). `escalation-sim run --illustrative` "
+                  "writes the box analysis into the run's report."]
     return "\n".join(lines) + "\n"

@@ -541,7 +541,7 @@ def report_markdown(cells: pd.DataFrame, outcomes: pd.DataFrame, manifest: dict)
         "",
         results_table(cells, manifest),
         "",
-        "P(war) counts deliberate war and war by miscalculation, over all replications "
+        "P(war) counts every war (those by miscalculation and inadvertent ones included), over all replications "
         "(including those without a challenge); the interval is the 95% Wilson score interval. "
         "P(war | crisis) conditions on a challenge. Median crisis days are over crises that happened.",
         "",

@@ -22,5 +22,5 @@ def summary_table(cells: pd.DataFrame, n: int, seconds: float) -> str:
             f"{r['p_war_miscalculation']:8.4f} {r['p_no_challenge']:8.4f} {r['p_ally_proliferation']:11.4f} "
             f"{r['duration_q50']:11.1f}  {label}"
         )
-    lines.append(f"\n{n:,} replications per cell, {seconds:.1f} s. P(war) counts deliberate war and war by miscalculation.")
+    lines.append(f"\n{n:,} replications per cell, {seconds:.1f} s. P(war) counts every war (miscalculated and inadvertent ones included).")
     return "\n".join(lines)
