@@ -12,32 +12,32 @@ scenarios and experiments. The packages, from the top layer down: ``cli``,
 
 from __future__ import annotations
 
-from . import _cache
+import importlib
 
-_cache.configure()  # before any compiled module is imported
+from ._version import __version__ as __version__
 
-from ._version import __version__  # noqa: E402
-from .api import merge, run  # noqa: E402
-from .engines.simpy_engine import CrisisResult, simulate  # noqa: E402
-from .errors import ConfigError, OptionError, UserError  # noqa: E402
-from .model.scenario import Mix, Scenario  # noqa: E402
-from .model.validation import load_scenario  # noqa: E402
-from .pipeline.experiment import Experiment, load_experiment  # noqa: E402
-from .pipeline.run import RunResult  # noqa: E402
+# Public names and the modules that define them, imported on first use (PEP 562): ``import escalation_sim`` stays
+# light, so the command line can start, and answer Ctrl-C, before numba, pandas and the kernels are loaded.
+_PUBLIC = {
+    "merge": "api", "run": "api", "run_posterior": "api", "PosteriorResult": "api",
+    "CrisisResult": "engines.simpy_engine", "simulate": "engines.simpy_engine",
+    "ConfigError": "errors", "OptionError": "errors", "UserError": "errors",
+    "Mix": "model.scenario", "Scenario": "model.scenario",
+    "load_scenario": "model.validation",
+    "Experiment": "pipeline.experiment", "load_experiment": "pipeline.experiment",
+    "RunResult": "pipeline.run",
+}
 
-__all__ = [
-    "ConfigError",
-    "CrisisResult",
-    "Experiment",
-    "Mix",
-    "OptionError",
-    "RunResult",
-    "Scenario",
-    "UserError",
-    "__version__",
-    "load_experiment",
-    "load_scenario",
-    "merge",
-    "run",
-    "simulate",
-]
+__all__ = sorted([*_PUBLIC, "__version__"])
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -1,5 +1,5 @@
 """``python -m escalation_sim`` runs the command-line interface."""
 
-from escalation_sim.cli import main
+from escalation_sim._entry import main
 
 main()

@@ -182,12 +182,11 @@ def test_recovery_of_known_parameters(tmp_path):
         assert lo <= v <= hi, (k, lo, v, hi)
 
 
-@pytest.mark.slow
-def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
-    """The same seed and configuration give the same posterior bytes with 1 or 2 Numba threads (subprocesses)."""
+def _small_calibration(tmp_path: Path, population: int, replications: int, seed: int) -> Path:
+    """A two-parameter calibration file on the shipped calibration scenario, two generations."""
     cfg = tmp_path / "cal.toml"
     (tmp_path / "calibration-base.toml").write_text((ROOT / "experiments" / "calibration-base.toml").read_text())
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(textwrap.dedent(f"""
         [calibration]
         scenario = "calibration-base.toml"
         [parameters."intent.fear_loss"]
@@ -197,19 +196,31 @@ def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
         low = 0.0
         high = 0.25
         [abc]
-        population_size = 20
-        replications = 300
-        seed = 4
+        population_size = {population}
+        replications = {replications}
+        seed = {seed}
         max_generations = 2
     """))
+    return cfg
+
+
+def _posteriors_of(cfg: Path, runs: dict[str, list[str]]) -> list[bytes]:
+    """The posterior bytes of ``calibrate cfg`` with each set of extra options (each in a subprocess)."""
     outs = []
-    for t in (1, 2):
-        out = tmp_path / f"out{t}"
-        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out),
-                            "--threads", str(t)], capture_output=True, text=True, cwd=tmp_path)
+    for name, extra in runs.items():
+        out = cfg.parent / name
+        r = subprocess.run([sys.executable, "-m", "escalation_sim", "calibrate", str(cfg), "--out", str(out), *extra],
+                           capture_output=True, text=True, cwd=cfg.parent)
         assert r.returncode == 0, r.stderr
         outs.append((out / "posterior.csv").read_bytes())
-    assert outs[0] == outs[1]
+    return outs
+
+
+@pytest.mark.slow
+def test_calibration_is_reproducible_at_one_and_two_threads(tmp_path):
+    """The same seed and configuration give the same posterior bytes with 1 or 2 Numba threads (subprocesses)."""
+    a, b = _posteriors_of(_small_calibration(tmp_path, 20, 300, 4), {"t1": ["--threads", "1"], "t2": ["--threads", "2"]})
+    assert a == b
 
 
 def test_posterior_ranking_of_a_tournament_averages_over_opponents():
@@ -228,3 +239,151 @@ def test_posterior_ranking_of_a_tournament_averages_over_opponents():
     assert r.loc["grit", "p_best"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert r.loc["none", "mean_rank"] == pytest.approx((2 + 2 + 1.5) / 3)
     assert r.loc["grit", "mean_p_war"] == pytest.approx((0.15 + 0.2 + 0.2) / 3)
+
+
+# --- experiments on calibrated parameters: [posterior] and run over a posterior ----------------------------------
+def _posterior_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A two-point posterior (all weight on one point unless said) and a two-cell experiment that names it."""
+    post = tmp_path / "post.csv"
+    post.write_text("particle,channel.misperception,intent.fear_loss,weight,distance\n"
+                    "0,0.05,0.05,1.0,1.0\n1,0.2,0.2,0.0,9.0\n")
+    (tmp_path / "direct.toml").write_text((ROOT / "experiments" / "direct-deterrence.toml").read_text())
+    exp = tmp_path / "exp.toml"
+    exp.write_text(textwrap.dedent("""
+        [experiment]
+        name = "post-test"
+        scenario = "direct.toml"
+        replications = 600
+        seed = 4
+        [grid]
+        "defender.strategy" = [[], ["immediate_deterrence"]]
+        [posterior]
+        file = "post.csv"
+        draws = 3
+        replications = 500
+    """))
+    return post, exp
+
+
+def test_experiment_posterior_table_is_validated(tmp_path):
+    from escalation_sim.pipeline.experiment import load_experiment
+
+    _, exp = _posterior_files(tmp_path)
+    text = exp.read_text()
+    for bad, field in ((text.replace('file = "post.csv"', 'file = "nope.csv"'), "posterior.file"),
+                       (text.replace("draws = 3", "draws = 1"), "posterior.draws"),
+                       (text.replace("draws = 3", "colour = 3"), "posterior.colour")):
+        exp.write_text(bad)
+        with pytest.raises(ConfigError) as e:
+            load_experiment(exp)
+        assert e.value.field == field and str(exp) in str(e.value)
+    res = cli_run("run", exp, "--out", tmp_path / "o")  # the last bad file: exit 2, nothing written
+    assert res.exit_code == 2 and "posterior.colour" in res.output and not (tmp_path / "o").exists()
+
+
+def cli_run(*args):
+    from conftest import cli
+
+    return cli(*args)
+
+
+def test_run_uses_the_experiments_posterior_and_illustrative_the_defaults(tmp_path):
+    """An experiment with [posterior] runs over its draws by default: every outcome's share per cell and draw sums to
+    1, the draws all sit on the one point with weight, so each cell's mean is that point's share (a run of the
+    scenario at those values, same seed: an independent path through run_cell). --illustrative runs the
+    scenario's own values through the pipeline."""
+    import pandas as pd
+
+    _, exp = _posterior_files(tmp_path)
+    res = cli_run("run", exp, "--out", tmp_path / "post", "--threads", 1)
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(tmp_path / "post" / "posterior_cells.csv")
+    allc = cells[cells["motive"] == "all"]
+    sums = allc.groupby("cell")["mean"].sum()
+    assert np.allclose(sums, 1.0, atol=1e-12)
+    import dataclasses
+
+    from escalation_sim.model.scenario import Mix
+    from escalation_sim.model.validation import load_scenario
+
+    base = load_scenario(tmp_path / "direct.toml").with_values({"channel.misperception": 0.05, "intent.fear_loss": 0.05})
+    for i, mix in enumerate(((), ("immediate_deterrence",))):
+        scen = dataclasses.replace(base, mixes=(Mix(mix),))
+        tot = mc.run_cell(scen, 500, 4, block_size=1024, threads=1)
+        war = np.asarray(tot.counts)[:, 4].sum() / 500
+        row = allc[(allc["cell"] == i) & (allc["measure"] == "war")].iloc[0]
+        assert row["mean"] == pytest.approx(war, abs=1e-12)
+        assert row["share_parameters"] == pytest.approx(0.0, abs=1e-12)  # one point: all simulation
+    ill = cli_run("run", exp, "--illustrative", "-n", 600, "--out", tmp_path / "ill", "--threads", 1)
+    assert ill.exit_code == 0, ill.output
+    assert (tmp_path / "ill" / "cells.csv").is_file() and not (tmp_path / "ill" / "posterior_cells.csv").exists()
+    both = cli_run("run", exp, "--illustrative", "--posterior", "post.csv")
+    assert both.exit_code == 2
+
+
+def test_the_shipped_posterior_is_the_calibration_files():
+    """The posterior shipped as package data: the bytes its provenance records, one column per parameter of the
+    calibration file, every particle inside its prior box, weights that sum to 1."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    from escalation_sim.calibration.targets import posterior_file
+
+    path = posterior_file("crisis-record")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == meta["posterior_sha256"]
+    spec = load_calibration(CAL)
+    post = pd.read_csv(path)
+    assert list(post.columns) == ["particle", *spec.priors, "weight", "distance"]
+    assert [p["name"] for p in meta["priors"]] == list(spec.priors)
+    for k, (lo, hi) in spec.priors.items():
+        assert post[k].between(lo, hi).all(), k
+    assert post["weight"].sum() == pytest.approx(1.0, abs=1e-12) and (post["weight"] >= 0).all()
+    assert len(post) == spec.config.population_size == meta["config"]["population_size"]
+
+
+def test_api_run_posterior_is_the_command(tmp_path):
+    """escalation_sim.run_posterior writes the same tables as the command; without a posterior it refuses."""
+    import escalation_sim
+
+    _, exp = _posterior_files(tmp_path)
+    res = escalation_sim.run_posterior(exp, threads=1, out=tmp_path / "api")
+    assert cli_run("run", exp, "--threads", 1, "--out", tmp_path / "cli").exit_code == 0
+    assert (tmp_path / "api" / "posterior_cells.csv").read_bytes() == (tmp_path / "cli" / "posterior_cells.csv").read_bytes()
+    assert list(res.ranking["option"])[:1] and res.directory == tmp_path / "api"
+    plain = tmp_path / "plain.toml"
+    plain.write_text(exp.read_text().split("[posterior]")[0])
+    with pytest.raises(ConfigError) as e:
+        escalation_sim.run_posterior(plain, out=tmp_path / "never")
+    assert e.value.field == "posterior" and not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_calibration_on_dask_is_the_same_posterior(tmp_path):
+    """--backend dask (a LocalCluster of two worker processes, the particles in batches): the posterior's bytes
+    are those of the run on threads."""
+    pytest.importorskip("distributed")
+    a, b = _posteriors_of(_small_calibration(tmp_path, 16, 200, 5),
+                          {"threads": [], "dask": ["--backend", "dask", "--workers", "2"]})
+    assert a == b
+
+
+def test_posterior_ranking_of_a_grid_ranks_mixes_within_each_challenger_population():
+    """A grid of p_need x defender mix: mixes are ranked within p_need = 0 and within p_need = 1, never across
+    (ranking a need-driven cell against an opportunity-driven one would compare the populations)."""
+    from types import SimpleNamespace
+
+    from escalation_sim.analysis.calibration import posterior_ranking
+
+    cells = [SimpleNamespace(overrides={"challenger.p_need": q, "defender.strategy": m}, label=f"{q}{m}")
+             for q in (0.0, 1.0) for m in (["immediate_deterrence"], [])]
+    exp = SimpleNamespace(raw={}, cells=cells)
+    p = np.array([[0.1, 0.1], [0.2, 0.2],    # p_need 0: deterrence less war at both draws
+                  [0.5, 0.5], [0.4, 0.45]])  # p_need 1: none less war; both worse than anything at p_need 0
+    r = posterior_ranking(exp, p)
+    assert list(r["context"].unique()) == ["challenger.p_need=0", "challenger.p_need=1"]
+    top = r.groupby("context").first()["option"]
+    assert top["challenger.p_need=0"] == "immediate_deterrence" and top["challenger.p_need=1"] == "none"
+    assert (r["p_best"].groupby(r["context"]).sum() == 1.0).all() and r["mean_rank"].max() == 2.0

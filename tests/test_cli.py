@@ -18,6 +18,14 @@ DIRECT = str(ROOT / "experiments" / "direct-deterrence.toml")
 EXTENDED = str(ROOT / "experiments" / "extended-deterrence.toml")
 
 
+def manifest_checksums_match(out: Path) -> bool:
+    """The tables' SHA-256 recorded in the manifest are those of the files."""
+    import hashlib
+
+    m = json.loads((out / "manifest.json").read_text())
+    return all(v == "sha256:" + hashlib.sha256((out / k).read_bytes()).hexdigest() for k, v in m["checksums"].items())
+
+
 @pytest.fixture
 def runner():
     return CliRunner()
@@ -101,9 +109,12 @@ def test_run_writes_tables_and_manifest(runner, tmp_path):
     assert (cells["war_ci_low"] <= cells["p_war"]).all() and (cells["p_war"] <= cells["war_ci_high"]).all()
     outcomes = pd.read_csv(out / "outcomes.csv")
     assert set(outcomes["ci_method"]) == {"wilson"}
-    # outcomes of a cell x motive partition its replications
-    part = outcomes[(outcomes.motive == "all") & ~outcomes.measure.isin(["war", "ally_proliferation"])]
+    # the outcomes of a cell partition its replications
+    from escalation_sim.model.constants import OUTCOME_NAMES
+
+    part = outcomes[(outcomes.motive == "all") & outcomes.measure.isin(OUTCOME_NAMES)]
     assert (part.groupby("cell")["count"].sum() == 3000).all()
+    assert manifest_checksums_match(out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["exit_status"] == "complete" and manifest["seed"] == 5 and manifest["block_size"] == 500
     for key in ("python", "numpy", "numba", "simpy", "pandas"):
@@ -156,7 +167,7 @@ def test_sequential_stop_reaches_target(runner, tmp_path):
     "args, needle",
     [
         (["--replications", "0"], "--replications 0"),
-        (["--seed", "-1"], "--seed -1"),
+        (["--seed", "-1"], "-1: allowed: a whole number in [0, 9223372036854775807]"),
         (["--threads", "999"], "--threads 999"),
         (["--target-halfwidth", "0"], "--target-halfwidth"),
     ],
@@ -228,7 +239,7 @@ def test_replay_from_results_is_the_same_crisis_as_in_the_run(runner, tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--cell", "0"], "give a SCENARIO file or --from"),
+        (["--cell", "0"], "give a SCENARIO file (e.g. experiments/extended-deterrence.toml), or --from RESULTS_DIR"),
         (["--from", "nowhere", "--cell", "0"], "no manifest.json"),
     ],
 )

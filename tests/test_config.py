@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from conftest import DIRECT_TOML, EXTENDED_TOML
 
-from escalation_sim.errors import ConfigError
+from escalation_sim.errors import ConfigError, InputWarning
 from escalation_sim.model import params
 from escalation_sim.model.scenario import Mix, Scenario
 from escalation_sim.model.validation import load_scenario
 from escalation_sim.pipeline.experiment import load_experiment
+
+# files written by these tests leave out [scenario] or [challenger] on purpose: the warning is tested once, below
+pytestmark = pytest.mark.filterwarnings("ignore::escalation_sim.errors.InputWarning")
 
 
 def write(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:
@@ -125,9 +128,9 @@ BAD_SCENARIOS = {
         ["[1, 2]", "a list of strategy names"],
     ),
     "two response rules": (
-        '[defender]\nstrategy = ["tit_for_tat", "grit"]\n',
+        '[defender]\nstrategy = ["tit_for_tat", "immediate_deterrence"]\n',
         "defender.strategy",
-        ["at most one response rule", "tit_for_tat", "grit", "immediate_deterrence", "generous_tit_for_tat"],
+        ["at most one response rule", *params.RESPONSE_RULES],
     ),
     "strategy listed twice": (
         '[defender]\nstrategy = ["self_restraint", "self_restraint"]\n',
@@ -144,15 +147,15 @@ BAD_SCENARIOS = {
         "defender.strategy",
         ["aid", "ally.present is false"],
     ),
-    "challenger resolve_low > resolve_high": (
-        "[challenger]\nresolve_low = 0.8\nresolve_high = 0.2\n",
-        "challenger.resolve_low",
-        ["must be <= challenger.resolve_high"],
+    "challenger cost_resolved > cost_unresolved": (
+        "[challenger]\ncost_resolved = 0.8\ncost_unresolved = 0.2\n",
+        "challenger.cost_resolved",
+        ["must be <= challenger.cost_unresolved"],
     ),
-    "defender resolve_low > resolve_high": (
-        "[defender]\nresolve_low = 2.0\n",
-        "defender.resolve_low",
-        ["must be <= defender.resolve_high"],
+    "defender cost_resolved > cost_unresolved": (
+        "[defender]\ncost_resolved = 2.0\n",
+        "defender.cost_resolved",
+        ["must be <= defender.cost_unresolved"],
     ),
     "incident probability above one per tick": (
         "[military]\nincident_rate = 0.5\nincident_tick_mean = 5.0\n",
@@ -180,7 +183,7 @@ BAD_SCENARIOS = {
         ["inf", "a positive number"],
     ),
     "population bad mix": (
-        '[defender]\npopulation = [{weight = 1, strategy = ["grit", "tit_for_tat"]}]\n',
+        '[defender]\npopulation = [{weight = 1, strategy = ["immediate_deterrence", "tit_for_tat"]}]\n',
         "defender.population[0].strategy",
         ["at most one response rule"],
     ),
@@ -281,7 +284,8 @@ def test_tiny_renewal_interval_rejected(tmp_path):
 # --- good scenario files -----------------------------------------------------------------------
 def test_empty_file_is_all_defaults(tmp_path):
     path = write(tmp_path, "")
-    s = load_scenario(path)
+    with pytest.warns(InputWarning, match="empty scenario file: every parameter takes its default"):
+        s = load_scenario(path)
     assert s.values == {}
     assert s.mixes == (Mix(()),)
     assert s.name == "scenario"  # the file's stem
@@ -289,17 +293,15 @@ def test_empty_file_is_all_defaults(tmp_path):
         assert s.value(spec.key) == spec.default
     rows, cum = s.vectors()
     assert rows.shape == (1, params.N_PARAMS)
-    assert (rows[0] == params.default_vector()).all()
+    k = len(params.SPEC)  # the rest of the vector is derived from these
+    assert (rows[0][:k] == params.default_vector()[:k]).all()
     assert cum.tolist() == [1.0]
 
 
 def test_explicit_defaults_match_defaults(tmp_path):
-    lines, section = [], None
+    by_section: dict[str, list[str]] = {}
     for spec in params.SPEC:
         sec, name = spec.key.split(".", 1)
-        if sec != section:
-            lines.append(f"[{sec}]")
-            section = sec
         if spec.kind == "bool":
             val = "true" if spec.default else "false"
         elif spec.kind == "choice":
@@ -308,10 +310,12 @@ def test_explicit_defaults_match_defaults(tmp_path):
             val = str(int(spec.default))
         else:
             val = repr(float(spec.default))
-        lines.append(f"{name} = {val}")
-    path = write(tmp_path, "\n".join(lines) + "\n")
+        by_section.setdefault(sec, []).append(f"{name} = {val}")
+    text = "".join(f"[{sec}]\n" + "\n".join(lines) + "\n" for sec, lines in by_section.items())
+    path = write(tmp_path, '[scenario]\nname = "all-defaults"\n' + text)
     s = load_scenario(path)
-    assert (s.vectors()[0][0] == params.default_vector()).all()
+    k = len(params.SPEC)
+    assert (s.vectors()[0][0][:k] == params.default_vector()[:k]).all()
     assert len(s.values) == len(params.SPEC)
 
 
@@ -323,8 +327,8 @@ def test_direct_deterrence(direct):
     assert direct.value("challenger.p_need") == 0.5
     assert direct.value("channel.misperception") == 0.1
     # not written in the file: defaults
-    assert direct.value("defender.grit_steps") == 3.0
-    assert direct.value("audience.cost") == 0.5
+    assert direct.value("defender.grit_steps") == params.SPEC_BY_KEY["defender.grit_steps"].default
+    assert direct.value("audience.cost") == params.SPEC_BY_KEY["audience.cost"].default
 
 
 def test_extended_deterrence(extended):
@@ -333,7 +337,7 @@ def test_extended_deterrence(extended):
     assert extended.mixes == (Mix(("immediate_deterrence", "tripwire", "public_statement")),)
     assert extended.value("ally.present") == 1.0
     assert extended.value("defender.renewal_interval") == 60.0
-    assert extended.value("ally.decay") == 0.008
+    assert extended.value("ally.p_committed") == 0.8
 
 
 def test_population_and_ordering(tmp_path):
@@ -393,7 +397,8 @@ def test_build_validates_like_files():
 # --- experiments --------------------------------------------------------------------------------
 def write_experiment(tmp_path: Path, body: str, scenario: str | None = None, head: str = "") -> Path:
     scen = scenario if scenario is not None else str(DIRECT_TOML)
-    text = f'[experiment]\nname = "exp"\nscenario = "{scen}"\n{head}' + textwrap.dedent(body)
+    name = "" if head.startswith("name") else 'name = "exp"\n'
+    text = f'[experiment]\n{name}scenario = "{scen}"\n{head}' + textwrap.dedent(body)
     path = tmp_path / "exp.toml"
     path.write_text(text)
     return path
@@ -456,10 +461,10 @@ def test_grid_over_strategy_mixes(tmp_path):
 
 def test_scenario_path_relative_to_experiment_file(tmp_path):
     rel = os.path.relpath(EXTENDED_TOML, tmp_path)
-    path = write_experiment(tmp_path, '[grid]\n"ally.decay" = [0.0, 0.01]\n', scenario=rel)
+    path = write_experiment(tmp_path, '[grid]\n"ally.p_committed" = [0.5, 0.9]\n', scenario=rel)
     exp = load_experiment(path)
     assert Path(exp.scenario_path) == EXTENDED_TOML.resolve()
-    assert [c.scenario.value("ally.decay") for c in exp.cells] == [0.0, 0.01]
+    assert [c.scenario.value("ally.p_committed") for c in exp.cells] == [0.5, 0.9]
     assert all(c.scenario.value("ally.present") == 1.0 for c in exp.cells)
 
 
@@ -529,12 +534,17 @@ def test_grid_axis_empty_list(tmp_path):
 @pytest.mark.parametrize(
     ("head", "field", "allowed"),
     [
-        ("replications = 0\n", "experiment.replications", "a whole number >= 1"),
-        ("replications = 10.5\n", "experiment.replications", "a whole number >= 1"),
-        ('replications = "many"\n', "experiment.replications", "a whole number >= 1"),
-        ("seed = -1\n", "experiment.seed", "a whole number >= 0"),
-        ("seed = true\n", "experiment.seed", "a whole number >= 0"),
-        ("block_size = 0\n", "experiment.block_size", "a whole number >= 1"),
+        ("replications = 0\n", "experiment.replications", "a whole number in [1, 1000000000000]"),
+        ("replications = 10.5\n", "experiment.replications", "a whole number in [1, 1000000000000]"),
+        ('replications = "many"\n', "experiment.replications", "a whole number in [1, 1000000000000]"),
+        ("replications = 1e23\n", "experiment.replications", "a whole number in [1, 1000000000000]"),
+        ("seed = -1\n", "experiment.seed", "a whole number in [0, 9223372036854775807]"),
+        ("seed = true\n", "experiment.seed", "a whole number in [0, 9223372036854775807]"),
+        ("seed = 18446744073709551616\n", "experiment.seed", "a whole number in [0, 9223372036854775807]"),
+        ("block_size = 0\n", "experiment.block_size", "a whole number in [1, 1000000000000]"),
+        ('name = "../../escape"\n', "experiment.name", "a plain name"),
+        ("name = 5\n", "experiment.name", "a plain name"),
+        ("description = 5\n", "experiment.description", "a string"),
         ("repetitions = 10\n", "experiment.repetitions", "unknown field"),
     ],
 )
@@ -568,9 +578,9 @@ def test_missing_scenario_key(tmp_path):
 
 def test_missing_scenario_file(tmp_path):
     path = write_experiment(tmp_path, '[grid]\n"channel.misperception" = [0.1]\n', scenario="nowhere.toml")
-    with pytest.raises(ConfigError) as info:
-        load_experiment(path)
-    assert "nowhere.toml" in str(info.value) and info.value.message == "no such file"
+    err = experiment_error(path)
+    assert err.field == "experiment.scenario"
+    assert err.message.startswith("'nowhere.toml': no such file (")
 
 
 def test_cell_with_invalid_value_names_the_cell(tmp_path):

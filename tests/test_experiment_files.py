@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import EXPERIMENTS, cli
@@ -90,8 +91,9 @@ def small_copy(path, tmp_path):
 def test_every_experiment_runs_with_its_analysis(path, tmp_path):
     exp = load_experiment(path)
     out = tmp_path / "o"
+    extra = ["--illustrative"] if "posterior" in exp.raw else []  # the pipeline at the scenario's values
     res = cli("run", small_copy(path, tmp_path), "-n", 300, "--block-size", 100, "--seed", 2, "--out", out,
-              "--no-progress")
+              "--no-progress", *extra)
     assert res.exit_code == 0, res.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["exit_status"] == "complete"
@@ -104,6 +106,33 @@ def test_every_experiment_runs_with_its_analysis(path, tmp_path):
     for hook in hooks(path):
         for name in HOOK_FILES[hook]:
             assert (out / name).is_file(), (hook, name)
+
+
+CALIBRATED = [p for p in RUNNABLE if "posterior" in load_experiment(p).raw]
+
+
+def test_the_literature_experiments_run_on_the_calibrated_posterior():
+    """Issue 13: the shipped posterior is the default of the literature experiments."""
+    names = {p.stem for p in CALIBRATED}
+    assert {"default", "deterrence-vs-reassurance-by-motive", "tournament"} <= names
+    for p in CALIBRATED:
+        assert load_experiment(p).raw["posterior"]["file"] == "crisis-record"
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=[] if p.stem == "default" else [pytest.mark.slow], id=p.stem)
+                                  for p in CALIBRATED])
+def test_every_calibrated_experiment_runs_over_its_posterior(path, tmp_path):
+    """Two draws, 200 crises each: every cell gets every outcome's posterior share, all challengers and by motive."""
+    exp = load_experiment(path)
+    out = tmp_path / "o"
+    res = cli("run", small_copy(path, tmp_path), "--draws", 2, "-n", 200, "--seed", 2, "--out", out, "--threads", 1)
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(out / "posterior_cells.csv")
+    allc = cells[(cells["motive"] == "all")]
+    assert sorted(allc["cell"].unique()) == list(range(len(exp.cells)))
+    assert np.allclose(allc.groupby("cell")["mean"].sum(), 1.0)
+    assert json.loads((out / "manifest.json").read_text())["exit_status"] == "complete"
+    assert "Ranking over the posterior" in res.output
 
 
 def test_the_robustness_table_is_validated(tmp_path):

@@ -91,13 +91,15 @@ def test_verdict(value, se, claim, expected):
 
 
 def test_contrast_value_by_motive():
+    """One block (no block axis): the independent-binomial error; counts keyed by arm, then outcome."""
     c = rb.Contrast("x", ("immediate_deterrence",), (), "need", 1, "")
-    counts = {("immediate_deterrence",): (np.array([10, 30]), np.array([100, 100])), (): (np.array([5, 20]), np.array([100, 100]))}
+    a, b = rb.Arm(("immediate_deterrence",)), rb.Arm(())
+    counts = {a: {"war": (np.array([10, 30]), np.array([100, 100]))}, b: {"war": (np.array([5, 20]), np.array([100, 100]))}}
     v, se = rb.contrast_value(c, counts)
     assert v == pytest.approx(0.1) and se == pytest.approx(np.sqrt(0.3 * 0.7 / 100 + 0.2 * 0.8 / 100))
     c_all = rb.Contrast("x", ("immediate_deterrence",), (), "all", 1, "")
     assert rb.contrast_value(c_all, counts)[0] == pytest.approx(40 / 200 - 25 / 200)
-    assert np.isnan(rb.contrast_value(c, {**counts, (): (np.array([0, 0]), np.array([0, 0]))})[0])
+    assert np.isnan(rb.contrast_value(c, {**counts, b: {"war": (np.array([0, 0]), np.array([0, 0]))}})[0])
 
 
 def test_the_default_contrasts_are_lebow_and_steins():
@@ -167,7 +169,8 @@ def test_points_equal_independent_runs(small):
             a = pts.loc[i, f"p_war[{rb._mix_label(c.mix_a)}|{c.motive}]"]
             b = pts.loc[i, f"p_war[{rb._mix_label(c.mix_b)}|{c.motive}]"]
             assert pts.loc[i, f"c{j}"] == pytest.approx(a - b, abs=1e-15)
-            assert pts.loc[i, f"c{j}_verdict"] == rb.verdict(pts.loc[i, f"c{j}"], pts.loc[i, f"c{j}_se"], c.claim)
+            assert pts.loc[i, f"c{j}_verdict"] == rb.verdict(pts.loc[i, f"c{j}"], pts.loc[i, f"c{j}_halfwidth"],
+                                                             c.claim, z=1.0)
 
 
 def test_summary_follows_from_the_points(small):

@@ -15,6 +15,19 @@ from conftest import DIRECT_TOML, scale_experiment, tables
 from conftest import cli as _run
 
 from escalation_sim.engines import montecarlo as mc
+from escalation_sim.io.manifest import Manifest
+
+
+def edit_manifest(path, **changes):
+    """Change fields of a manifest as another run (or version) would have written them: re-signed, so only the
+    identity checks can object (an edit that is not re-signed is a damaged manifest: tests/test_checkpoints.py)."""
+    m = Manifest.load(path)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(m.get(key), dict):
+            m[key] = {**m[key], **value}
+        else:
+            m[key] = value
+    m.write()
 
 
 @pytest.mark.parametrize("n_shards", [2, 3])
@@ -70,9 +83,7 @@ def test_merge_refuses_a_different_version(tmp_path, reference):
     out = tmp_path / "versions"
     for i in range(2):
         assert _run("run", exp, "--out", out, "--shard", f"{i}/2").exit_code == 0
-    m = json.loads((out / "shard-1-of-2.json").read_text())
-    m["versions"]["numba"] = "0.0.1"
-    (out / "shard-1-of-2.json").write_text(json.dumps(m))
+    edit_manifest(out / "shard-1-of-2.json", versions={"numba": "0.0.1"})
     res = _run("merge", out)
     assert res.exit_code == 2 and "numba version 0.0.1 differs" in res.output
 
@@ -128,9 +139,7 @@ def test_resume_refuses_a_different_block_size_by_name(tmp_path):
     exp = scale_experiment(tmp_path)
     out = tmp_path / "bs"
     assert _run("run", exp, "--out", out).exit_code == 0
-    m = json.loads((out / "manifest.json").read_text())
-    m["exit_status"] = "running"
-    (out / "manifest.json").write_text(json.dumps(m))
+    edit_manifest(out / "manifest.json", exit_status="running")
     res = _run("run", exp, "--out", out, "--block-size", "100")
     assert res.exit_code == 2 and "different block_size (250, this command: 100)" in res.output
 
@@ -139,10 +148,7 @@ def test_resume_refuses_another_library_version(tmp_path):
     exp = scale_experiment(tmp_path)
     out = tmp_path / "ver"
     assert _run("run", exp, "--out", out).exit_code == 0
-    m = json.loads((out / "manifest.json").read_text())
-    m["exit_status"] = "interrupted"
-    m["versions"]["numba"] = "0.0.1"
-    (out / "manifest.json").write_text(json.dumps(m))
+    edit_manifest(out / "manifest.json", exit_status="interrupted", versions={"numba": "0.0.1"})
     res = _run("run", exp, "--out", out)
     assert res.exit_code == 2 and "started with numba 0.0.1" in res.output
 
@@ -165,8 +171,8 @@ def test_an_interrupted_run_resumes_to_identical_results(tmp_path, reference, mo
     saved = []
     save_chunk = rundir.RunDir.save_chunk
 
-    def save_then_stop(self, cell, res):
-        saved.append(save_chunk(self, cell, res))
+    def save_then_stop(self, cell, res, n_total):
+        saved.append(save_chunk(self, cell, res, n_total))
         if len(saved) == 3:
             raise KeyboardInterrupt
         return saved[-1]
@@ -230,3 +236,16 @@ def test_a_block_counted_twice_is_an_error_naming_its_cell():
     assert [t.n for t in io_blocks.totals_from_frame(one, 2)] == [0, 16]
     with pytest.raises(ValueError, match=r"cell 1: block 0 counted twice"):
         io_blocks.totals_from_frame(pd.concat([one, one.iloc[:1]]), 2)
+
+
+def test_a_shard_with_nothing_to_do_writes_an_empty_verified_file(tmp_path):
+    """More shards than blocks per cell: shard 2 of 3 has no block (2 blocks per cell); the merge is a single run."""
+    exp = scale_experiment(tmp_path, reps=500)
+    single = tmp_path / "single"
+    assert _run("run", exp, "--out", single).exit_code == 0
+    out = tmp_path / "three"
+    for i in range(3):
+        res = _run("run", exp, "--out", out, "--shard", f"{i}/3")
+        assert res.exit_code == 0, res.output
+    assert _run("merge", out).exit_code == 0
+    assert tables(out) == tables(single)

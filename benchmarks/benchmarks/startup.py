@@ -28,8 +28,13 @@ from escalation_sim.engines import montecarlo as mc
 t1 = time.perf_counter()
 mc.warm_up()
 t2 = time.perf_counter()
-import numba
-print(json.dumps({"import_s": t1 - t0, "warm_up_s": t2 - t1, "total_s": t2 - t0, "cache_dir": numba.config.CACHE_DIR}))
+try:  # the kernel cache escalation-sim uses (its locator); numba's global setting in commits without _cache
+    from escalation_sim._cache import cache_dir
+    cache = str(cache_dir())
+except ImportError:
+    import numba
+    cache = numba.config.CACHE_DIR
+print(json.dumps({"import_s": t1 - t0, "warm_up_s": t2 - t1, "total_s": t2 - t0, "cache_dir": cache}))
 """
 
 

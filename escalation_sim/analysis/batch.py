@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.constants import N_OUTCOMES, WAR_OUTCOME
-from ..scale import blocks as block_store
+from ..model.constants import WAR_OUTCOME
+from ..scale.rundir import verified_blocks
 from ..stats import Z95
 
 MIN_BLOCKS = 10
@@ -58,29 +58,17 @@ def block_counts(run_dir: Path, n_cells: int) -> np.ndarray | None:
     """Outcome counts per cell and block of a finished run: array ``(cells, blocks, outcomes)``.
 
     Read from the run's checkpoints (``blocks/``) or, for a run merged from
-    shards, from its ``shard-*.parquet`` files. Returns None when they are
-    missing or when some cell lacks a block another cell has.
+    shards, from its ``shard-*.parquet`` files, every file verified
+    (:func:`~escalation_sim.scale.rundir.verified_blocks`). Returns None when they
+    are missing or fail, or when some cell lacks a block another cell has.
     """
-    run_dir = Path(run_dir)
-    files = sorted((run_dir / block_store.BLOCK_DIR).glob("cell*.parquet"))
-    if not files:
-        files = sorted(run_dir.glob("shard-*-of-*.parquet"))
-    if not files:
+    results = verified_blocks(Path(run_dir))
+    if not results or set(results) != set(range(n_cells)):
         return None
-    df = block_store.read_blocks(files)
-    if df.empty:
+    blocks = results[0].blocks.tolist()
+    if any(r.blocks.tolist() != blocks for r in results.values()):
         return None
-    blocks = sorted(set(df["block"].astype(int)))
-    index = {b: i for i, b in enumerate(blocks)}
-    out = np.zeros((n_cells, len(blocks), N_OUTCOMES), dtype=np.int64)
-    seen = np.zeros((n_cells, len(blocks)), dtype=bool)
-    for row in df.itertuples(index=False):
-        c, b = int(row.cell), index[int(row.block)]
-        if c >= n_cells or seen[c, b]:
-            return None
-        out[c, b] = np.asarray(row.counts, dtype=np.int64).reshape(2, N_OUTCOMES).sum(axis=0)
-        seen[c, b] = True
-    return out if seen.all() else None
+    return np.stack([results[c].counts.sum(axis=1) for c in range(n_cells)])
 
 
 def wars(counts: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from ..calibration.targets import CalibrationError, default_targets_path
 from ..engines import montecarlo as mc
 from ..errors import ConfigError
 from ..io.toml import read_toml
-from ..model.constants import NO_CHALLENGE, WAR_OUTCOME
+from ..model.constants import N_OUTCOMES, NO_CHALLENGE, OUTCOME_NAMES, WAR_OUTCOME
 from ..model.measures import ACTOR_OUTCOME_NAMES, HOSTILITY_NAMES, VIOLENCE_NAMES
 from ..model.params import FREE_PARAMETERS, SPEC_BY_KEY
 from ..model.scenario import Scenario
@@ -193,48 +193,98 @@ def posterior_draws(path: str | Path, draws: int, seed: int) -> tuple[pd.DataFra
     return df.iloc[idx][names].reset_index(drop=True), names
 
 
-def war_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int, block_size: int = 1024,
-                threads: int | None = None, motive: str = "all") -> np.ndarray:
-    """P(war) of every cell at every draw, ``(cells, draws)``: each cell's scenario with the draw's values."""
+def outcome_counts_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int,
+                           block_size: int = 1024, threads: int | None = None) -> np.ndarray:
+    """Outcome counts of every cell at every draw, by motive: ``(cells, draws, 2, N_OUTCOMES)``.
+
+    Each cell's scenario takes the draw's values (except the parameters the cell itself sets); every cell and
+    draw runs the same replications on the streams of ``(seed, r)`` (common random numbers).
+    """
     threads = threads or mc.max_threads()
     executor = LocalExecutor(threads)
-    out = np.empty((len(cells), len(draws)))
+    out = np.zeros((len(cells), len(draws), 2, N_OUTCOMES), dtype=np.int64)
     for i, cell in enumerate(cells):
         for m in range(len(draws)):
             values = {k: float(draws.iloc[m][k]) for k in names if k not in cell.overrides}
             tot = run_scenario(cell.scenario.with_values(values), replications, seed, block_size, threads, executor)
-            c = np.asarray(tot.counts)
-            if motive == "all":
-                out[i, m] = c[:, WAR_OUTCOME].sum() / c.sum()
-            else:
-                k = 1 if motive == "need" else 0
-                out[i, m] = c[k, WAR_OUTCOME] / max(1, c[k].sum())
+            out[i, m] = np.asarray(tot.counts)
     return out
 
 
-def posterior_cells(cells, p_war: np.ndarray, replications: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Posterior predictive P(war) per cell (combined interval, variance shares) and P(less war) for each pair."""
+def motive_counts(counts: np.ndarray, motive: str) -> np.ndarray:
+    """``counts[..., 2, N_OUTCOMES]`` for one motive (``"all"`` sums both): ``[..., N_OUTCOMES]``."""
+    return counts.sum(axis=-2) if motive == "all" else counts[..., 1 if motive == "need" else 0, :]
+
+
+def war_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int, block_size: int = 1024,
+                threads: int | None = None, motive: str = "all") -> np.ndarray:
+    """P(war) of every cell at every draw, ``(cells, draws)`` (see :func:`outcome_counts_by_draw`)."""
+    c = motive_counts(outcome_counts_by_draw(cells, draws, names, replications, seed, block_size, threads), motive)
+    return c[..., WAR_OUTCOME] / np.maximum(1, c.sum(axis=-1))
+
+
+def posterior_cells(cells, p: np.ndarray, replications: int, measure: str = "war",
+                    pairs: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posterior predictive share of ``measure`` per cell (combined interval, variance shares), and for each pair of
+    cells the posterior probability that the first gives less of it (``pairs``).
+
+    ``p`` is ``(cells, draws)``: the share at each draw, each from ``replications`` crises.
+    """
     rows = []
     for i, cell in enumerate(cells):
-        s = combined_share(p_war[i], None, replications)
-        rows.append({"cell": cell.index, "label": cell.label, **s})
-    pairs = []
-    for i, a in enumerate(cells):
+        s = combined_share(p[i], None, replications)
+        rows.append({"cell": cell.index, "label": cell.label, "measure": measure, **s})
+    out = []
+    for i, a in enumerate(cells if pairs else []):
         for j, b in enumerate(cells):
             if i < j:
-                r = prob_less(p_war[i], p_war[j], None, replications)
-                pairs.append({"cell_a": a.index, "label_a": a.label, "cell_b": b.index, "label_b": b.label,
-                              "p_a_less_war": r["prob"], "unresolved": r.get("unresolved", float("nan"))})
-    return pd.DataFrame(rows), pd.DataFrame(pairs)
+                r = prob_less(p[i], p[j], None, replications)
+                out.append({"cell_a": a.index, "label_a": a.label, "cell_b": b.index, "label_b": b.label,
+                            "measure": measure, "p_a_less_war": r["prob"], "unresolved": r.get("unresolved", float("nan"))})
+    return pd.DataFrame(rows), pd.DataFrame(out)
+
+
+def posterior_tables(cells, counts: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Every outcome of every cell over the posterior, for all challengers and by motive; pairs for war.
+
+    ``counts`` is :func:`outcome_counts_by_draw`'s array. The replications behind a motive's share at a draw are
+    that motive's replications (their mean over draws enters the Monte Carlo variance). Returns the cell table,
+    the pair table (war only) and P(war) of every cell at every draw for all challengers.
+    """
+    tables, pair_tables = [], []
+    p_war_all = None
+    for motive in ("all", "opportunity", "need"):
+        c = motive_counts(counts, motive).astype(float)  # (cells, draws, outcomes)
+        n = c.sum(axis=-1)
+        if not n.any():
+            continue
+        keep = [i for i in range(len(cells)) if n[i].min() > 0]
+        sub = [cells[i] for i in keep]
+        reps = max(1, int(round(float(n[keep].mean())))) if keep else 1
+        for k, name in enumerate(OUTCOME_NAMES):
+            p = c[keep, :, k] / n[keep]
+            cells_df, pairs_df = posterior_cells(sub, p, reps, name, pairs=(k == WAR_OUTCOME))
+            cells_df.insert(2, "motive", motive)
+            tables.append(cells_df)
+            if k == WAR_OUTCOME:
+                pairs_df.insert(4, "motive", motive)
+                pair_tables.append(pairs_df)
+                if motive == "all":
+                    p_war_all = c[:, :, k] / np.maximum(1.0, n)
+    return pd.concat(tables, ignore_index=True), pd.concat(pair_tables, ignore_index=True), p_war_all
 
 
 def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, threads: int | None,
                         seed: int | None = None, population: int | None = None, replications: int | None = None,
-                        generations: int | None = None, command: str | None = None, log=print):
+                        generations: int | None = None, command: str | None = None, log=print,
+                        backend: str = "threads", scheduler: str | None = None, workers: int = 2):
     """``escalation-sim calibrate``: ABC-SMC of ``spec``'s parameters to its targets; posterior, check, report, files.
 
     Writes to ``out`` [default: ``results/calibration-<name>/seed<S>``]; refuses a directory that holds results
-    unless ``force``. Returns the :class:`escalation_sim.calibration.run.CalibrationRun`.
+    unless ``force``. With ``backend="dask"`` the particles of each round go to the workers of a Dask cluster
+    (``scheduler``, or a LocalCluster of ``workers`` processes) in batches, each batch on one worker thread; the
+    posterior is the same bytes as on threads (the batches are joined in order, every particle on the
+    generation's seed). Returns the :class:`escalation_sim.calibration.run.CalibrationRun`.
     """
     from dataclasses import replace as _replace
 
@@ -248,9 +298,19 @@ def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, th
         config = _replace(config, **changes)
     out_dir = out or Path("results") / f"calibration-{spec.name}" / f"seed{config.seed}"
     priors = [Prior(k, lo, hi, SPEC_BY_KEY[k].doc) for k, (lo, hi) in spec.priors.items()]
+    executor = map_batches = None
+    if backend == "dask":
+        from ..calibration.parallel import dask_map
+        from ..scale.executors import DaskExecutor
+
+        executor = DaskExecutor(scheduler, workers)
+        n_workers = max(1, len(executor.client.scheduler_info()["workers"]))
+        map_batches = dask_map(executor.client)
+        config = _replace(config, batches=max(config.batches, 4 * n_workers))
+        threads = 1  # one thread per worker task
     sim = ModelSimulator(spec.base, tuple(spec.priors), int(config.replications), threads=threads)
     log(f"calibrate: {len(priors)} parameters of {spec.base.name} to {spec.targets.name} (ABC-SMC, "
-        f"{config.population_size} particles x {config.replications:,} crises each) -> {out_dir}")
+        f"{config.population_size} particles x {config.replications:,} crises each, {backend}) -> {out_dir}")
     mc.warm_up()
     try:
         def progress(row: dict) -> None:
@@ -263,15 +323,21 @@ def calibration_command(spec: CalibrationSpec, out: Path | None, force: bool, th
 
         run = calibrate(sim, OUTPUTS, spec.targets, out_dir, config, priors=priors, roles=spec.roles or None,
                         known_parameters=list(SPEC_BY_KEY), force=force, command=command, progress=progress,
+                        map_batches=map_batches,
                         manifest_extra={"kind": "calibration", "calibration_file": spec.source,
-                                        "scenario": spec.base.name, "engine": "compiled (common random numbers)"})
+                                        "scenario": spec.base.name, "engine": "compiled (common random numbers)",
+                                        "backend": backend})
     except CalibrationError as exc:
         raise ConfigError(exc.source, exc.field, exc.message) from None
+    finally:
+        if executor is not None:
+            executor.close()
     return out_dir, run
 
 
 def posterior_command(exp, posterior: Path, draws: int, replications: int, seed: int, threads: int | None,
-                      out: Path | None, force: bool, command: str | None = None, log=print) -> tuple[Path, pd.DataFrame]:
+                      out: Path | None, force: bool, command: str | None = None,
+                      log=print) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     """``escalation-sim run --posterior``: every cell at ``draws`` posterior draws, common random numbers throughout.
 
     Writes ``posterior_cells`` (posterior predictive P(war) per cell and motive: mean, combined 95% interval, the
@@ -283,28 +349,21 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     from ..io.files import atomic_write_bytes, prepare_run_dir, write_table
     from ..io.manifest import MANIFEST, Manifest
     from ..io.provenance import now_iso
+    from ..report.figures import write_figure
 
     out_dir = out or Path("results") / exp.name / f"posterior-seed{seed}-d{draws}-n{replications}"
+    sample, names = posterior_draws(posterior, draws, seed)  # a bad posterior fails before anything is written
     prepare_run_dir(out_dir, force)
     start = now_iso()
-    sample, names = posterior_draws(posterior, draws, seed)
     log(f"posterior: {len(exp.cells)} cells x {draws} posterior draws x {replications:,} crises -> {out_dir}")
     mc.warm_up()
-    tables, pairs_all = [], []
-    ranking = None
-    for motive in ("all", "opportunity", "need"):
-        p = war_by_draw(exp.cells, sample, names, replications, seed, threads=threads, motive=motive)
-        if motive == "all":
-            ranking = posterior_ranking(exp, p)
-        cells_df, pairs_df = posterior_cells(exp.cells, p, replications)
-        cells_df.insert(2, "motive", motive)
-        pairs_df.insert(4, "motive", motive)
-        tables.append(cells_df)
-        pairs_all.append(pairs_df)
-    cells_df = pd.concat(tables, ignore_index=True)
-    pairs_df = pd.concat(pairs_all, ignore_index=True)
+    counts = outcome_counts_by_draw(exp.cells, sample, names, replications, seed, threads=threads)
+    cells_df, pairs_df, p_war = posterior_tables(exp.cells, counts)
+    ranking = posterior_ranking(exp, p_war)
     files = write_table(cells_df, out_dir, "posterior_cells") + write_table(pairs_df, out_dir, "posterior_pairs")
     files += write_table(sample, out_dir, "posterior_draws") + write_table(ranking, out_dir, "posterior_ranking")
+    files += write_figure(posterior_figure(ranking, f"{exp.name}: ranking over the posterior ({draws} draws)"),
+                          out_dir, "posterior_ranking", tight=True)
     report = out_dir / "report.md"
     atomic_write_bytes(report, posterior_markdown(exp, cells_df, pairs_df, draws, replications, seed, posterior,
                                                   ranking).encode())
@@ -316,53 +375,110 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
         "interval": "Wilson at the effective replications of the combined variance (parameter + Monte Carlo)",
         "command": command,
     }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in files])
-    return out_dir, cells_df
+    return out_dir, cells_df, ranking
 
 
-def option_groups(exp) -> dict[str, list[int]]:
-    """The options a ranking compares: the defender mixes of a ``[tournament]`` (averaged over its opponents), else
-    every cell on its own."""
-    if "tournament" in exp.raw:
-        groups: dict[str, list[int]] = {}
-        for i, c in enumerate(exp.cells):
-            mix = c.overrides.get("defender.strategy", [])
-            groups.setdefault("+".join(mix) if mix else "none", []).append(i)
-        return groups
-    return {c.label: [i] for i, c in enumerate(exp.cells)}
+def _value_text(v) -> str:
+    if isinstance(v, list):
+        return "+".join(v) if v else "none"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def option_groups(exp) -> dict[tuple[str, str], list[int]]:
+    """The options a ranking compares, each with its context: ``{(context, option): cells}``.
+
+    A ``[tournament]``'s defender mixes are averaged over their opponents (one context). Otherwise each cell is an
+    option named by its defender mix, ranked against the cells that share its other settings (its context, e.g.
+    ``challenger.p_need=1``): ranking mixes across different challenger populations would compare the
+    populations, not the mixes. A cell that sets no defender mix is named by its label.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    tournament = "tournament" in exp.raw
+    for i, c in enumerate(exp.cells):
+        over = dict(c.overrides)
+        if tournament:
+            key = ("", _value_text(over.get("defender.strategy", [])))
+        elif "defender.strategy" in over:
+            mix = over.pop("defender.strategy")
+            key = (", ".join(f"{k}={_value_text(v)}" for k, v in over.items()), _value_text(mix))
+        else:
+            key = ("", c.label)
+        groups.setdefault(key, []).append(i)
+    return groups
 
 
 def posterior_ranking(exp, p_war: np.ndarray) -> pd.DataFrame:
     """How robust a ranking is over the posterior: each option's mean rank and its probability of being best.
 
     ``p_war`` is ``(cells, draws)``; an option's P(war) at a draw is the mean of its cells (a tournament's defender
-    mix over its opponents). Ties share ranks (average). Draws are equally weighted (systematic resampling).
+    mix over its opponents). Options are ranked within their context (:func:`option_groups`). Ties share ranks
+    (average). Draws are equally weighted (systematic resampling).
     """
     groups = option_groups(exp)
-    names = list(groups)
-    value = np.array([p_war[idx].mean(axis=0) for idx in groups.values()])  # (options, draws)
-    ranks = pd.DataFrame(value).rank(axis=0, method="average").to_numpy()
-    best = (value == value.min(axis=0, keepdims=True)).astype(float)
-    best /= best.sum(axis=0, keepdims=True)
-    return pd.DataFrame({
-        "option": names, "mean_p_war": value.mean(axis=1), "mean_rank": ranks.mean(axis=1),
-        "rank_low": np.quantile(ranks, 0.05, axis=1), "rank_high": np.quantile(ranks, 0.95, axis=1),
-        "p_best": best.mean(axis=1),
-    }).sort_values("mean_rank", ignore_index=True)
+    frames = []
+    for context in dict.fromkeys(ctx for ctx, _ in groups):
+        keys = [k for k in groups if k[0] == context]
+        value = np.array([p_war[groups[k]].mean(axis=0) for k in keys])  # (options, draws)
+        ranks = pd.DataFrame(value).rank(axis=0, method="average").to_numpy()
+        best = (value == value.min(axis=0, keepdims=True)).astype(float)
+        best /= best.sum(axis=0, keepdims=True)
+        frames.append(pd.DataFrame({
+            "context": context, "option": [k[1] for k in keys], "mean_p_war": value.mean(axis=1),
+            "p_war_low": np.quantile(value, 0.05, axis=1), "p_war_high": np.quantile(value, 0.95, axis=1),
+            "mean_rank": ranks.mean(axis=1),
+            "rank_low": np.quantile(ranks, 0.05, axis=1, method="inverted_cdf"),
+            "rank_high": np.quantile(ranks, 0.95, axis=1, method="inverted_cdf"),
+            "p_best": best.mean(axis=1),
+        }).sort_values("mean_rank", kind="stable"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def posterior_figure(ranking: pd.DataFrame, title: str):
+    """P(war) of every option over the posterior, one panel per context, in rank order: the mean over draws and
+    the 5-95% range of the draws' values (the parameters' uncertainty), P(least war) beside each."""
+    from matplotlib.figure import Figure
+
+    contexts = list(dict.fromkeys(ranking["context"]))
+    rows = max(len(ranking[ranking["context"] == c]) for c in contexts)
+    fig = Figure(figsize=(6.5 * len(contexts), 0.42 * rows + 1.6))
+    axes = fig.subplots(1, len(contexts), sharex=True, squeeze=False)[0]
+    for ax, context in zip(axes, contexts, strict=True):
+        g = ranking[ranking["context"] == context].reset_index(drop=True)
+        y = np.arange(len(g))[::-1]
+        ax.errorbar(g["mean_p_war"], y, xerr=[g["mean_p_war"] - g["p_war_low"], g["p_war_high"] - g["mean_p_war"]],
+                    fmt="o", color="tab:red", ecolor="0.4", capsize=3)
+        ax.set_yticks(y, [f"{o}  (P best {b:.2f})" for o, b in zip(g["option"], g["p_best"], strict=True)], fontsize=8)
+        ax.set_title(context or "all cells", fontsize=9)
+        ax.set_xlabel("P(war), posterior mean and 5-95% of draws")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int, replications: int, seed: int,
                        posterior, ranking: pd.DataFrame | None = None) -> str:
     """Report: posterior predictive P(war) per cell with the variance shares, and the robustness of the ranking."""
     lines = [f"# {exp.name}: predictions over the posterior", "",
-             f"Every cell was run at {draws} draws of the posterior `{posterior}` (systematic resampling), "
+             f"Every cell was run at {draws} draws of the posterior `{Path(posterior).name}` (systematic resampling), "
              f"{replications:,} crises per draw, all on the streams of seed {seed} (common random numbers). "
              "The interval combines the parameters' uncertainty and the simulation's (law of total variance); "
              "the last two columns say how much of the variance each contributes.", "",
              "| cell | motive | P(war), posterior predictive mean [95% interval] | parameters | simulation |",
              "|---|---|---|---:|---:|"]
-    for _, r in cells.iterrows():
+    war = cells[cells["measure"] == "war"] if "measure" in cells else cells
+    for _, r in war.iterrows():
         lines.append(f"| {r['label']} | {r['motive']} | {r['mean']:.4f} [{r['low']:.4f}, {r['high']:.4f}] "
                      f"| {r['share_parameters']:.0%} | {r['share_monte_carlo']:.0%} |")
+    if "measure" in cells:
+        every = cells[cells["motive"] == "all"]
+        lines += ["", "Every outcome, all challengers (share of replications; posterior predictive mean [95% interval]; "
+                  "by motive in posterior_cells.csv):", "",
+                  "| cell | " + " | ".join(OUTCOME_NAMES) + " |", "|---|" + "---|" * len(OUTCOME_NAMES)]
+        for label_, g in every.groupby("label", sort=False):
+            by = g.set_index("measure")
+            lines.append(f"| {label_} | " + " | ".join(
+                f"{by.loc[m, 'mean']:.3f} [{by.loc[m, 'low']:.3f}, {by.loc[m, 'high']:.3f}]" for m in OUTCOME_NAMES) + " |")
     allp = pairs[pairs["motive"] == "all"]
     if len(allp):
         lines += ["", "Which mix gives less war, over the posterior (P that the first cell gives less war than the "
@@ -371,10 +487,13 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
         for _, r in allp.iterrows():
             lines.append(f"| {r['label_a']} | {r['label_b']} | {r['p_a_less_war']:.2f} |")
     if ranking is not None and len(ranking):
-        lines += ["", "The ranking over the posterior (by P(war); a tournament's defender mixes by their mean over "
-                  "opponents): mean rank, its 90% range over draws, and the probability of giving the least war:", "",
-                  "| option | mean P(war) | mean rank | rank, 5-95% of draws | P(least war) |", "|---|---:|---:|---|---:|"]
+        lines += ["", "The ranking over the posterior (by P(war), within each context; a tournament's defender mixes "
+                  "by their mean over opponents): mean rank, its 90% range over draws, and the probability of "
+                  "giving the least war:", "",
+                  "![ranking](figures/posterior_ranking.png)", "",
+                  "| context | option | mean P(war) | mean rank | rank, 5-95% of draws | P(least war) |",
+                  "|---|---|---:|---:|---|---:|"]
         for _, r in ranking.iterrows():
-            lines.append(f"| {r['option']} | {r['mean_p_war']:.4f} | {r['mean_rank']:.1f} | {r['rank_low']:g}-{r['rank_high']:g} "
-                         f"| {r['p_best']:.2f} |")
+            lines.append(f"| {r['context'] or 'all cells'} | {r['option']} | {r['mean_p_war']:.4f} | {r['mean_rank']:.1f} "
+                         f"| {r['rank_low']:g}-{r['rank_high']:g} | {r['p_best']:.2f} |")
     return "\n".join(lines) + "\n"

@@ -1,20 +1,23 @@
 """Where the literature's contrasts hold: a wide parameter box, common random numbers, and what decides the sign.
 
-A *contrast* is a difference in the probability of war between two defender
-mixes against one kind of challenger, with the sign the literature claims:
-Lebow & Stein (1990) argue that immediate deterrence works against an
-opportunity-driven challenger and fails, or provokes, against a need-driven one,
-where reassurance (self-restraint, GRIT) does better.
+A *contrast* (:mod:`.contrasts`) is a difference in the probability of an
+outcome (war; with an ally also abandonment, a proliferation programme,
+entrapment) between two arms (defender mixes, with fixed settings) against one
+kind of challenger, with the sign the literature claims: Lebow & Stein (1990)
+argue that immediate deterrence works against an opportunity-driven challenger
+and fails, or provokes, against a need-driven one, where reassurance
+(self-restraint, GRIT) does better; the Poast thread's claims on the ally's
+reassurance are the other named sets.
 
 :func:`robustness` draws parameter vectors from a documented box (every free
 parameter's ``box`` in :data:`escalation_sim.model.params.SPEC`; a Latin
-hypercube, McKay, Beckman & Conover 1979), runs every mix at every point with
-the same seed (common random numbers: the mixes meet the same challengers and
+hypercube, McKay, Beckman & Conover 1979), runs every arm at every point with
+the same seed (common random numbers: the arms meet the same challengers and
 the same draws), and reports for each contrast
 
-* its value at every point with a Monte Carlo standard error, and a verdict:
-  ``holds`` (the claimed sign, beyond 1.96 standard errors), ``fails`` (the
-  opposite sign, beyond 1.96), or ``indeterminate``;
+* its value at every point with a Monte Carlo standard error and 95%
+  half-width, and a verdict: ``holds`` (the claimed sign, its 95% interval
+  excludes 0), ``fails`` (the opposite sign, likewise), or ``indeterminate``;
 * the share of the box where it holds and where it fails, with Wilson 95%
   intervals over the points (the points are a random sample of the box);
 * what decides its sign: a depth-2 classification tree (CART with the Gini
@@ -22,62 +25,43 @@ the same draws), and reports for each contrast
   standardized rank regression coefficients of the contrast on each parameter
   (Saltelli et al. 2008, ch. 1).
 
-The standard error treats the two mixes' estimates as independent, which
-overstates it under common random numbers (their correlation is positive):
-``indeterminate`` is therefore conservative.
+The standard error is paired batch means over the point's blocks
+(:func:`~.contrasts.contrast_stats`): it keeps the positive correlation that
+common random numbers give the two arms. With fewer than 10 blocks it is the
+independent-binomial error, which overstates it (``indeterminate`` is then
+conservative). Sobol indices of the contrasts
+(:mod:`.contrast_sobol`), the posterior's view (:mod:`.contrast_posterior`) and
+the command that writes them all (:mod:`.flip`) build on this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..engines import montecarlo as mc
-from ..model.constants import WAR_OUTCOME
 from ..model.params import FREE_PARAMETERS, SPEC_BY_KEY
-from ..model.scenario import Mix, Scenario
+from ..model.scenario import Scenario
 from ..model.strategies import STRATEGIES
-from ..pipeline.schedule import run_scenario
 from ..scale.executors import LocalExecutor
 from ..stats import wilson
-
-Z = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """``P(war | mix_a) - P(war | mix_b)`` against challengers of one motive, and the sign the literature claims.
-
-    ``claim = -1``: the literature says ``mix_a`` gives less war than ``mix_b``; ``+1``: more.
-    """
-
-    name: str
-    mix_a: tuple[str, ...]
-    mix_b: tuple[str, ...]
-    motive: str  # "opportunity", "need" or "all"
-    claim: int
-    claim_text: str
-
-
-def _mix_label(mix: tuple[str, ...]) -> str:
-    return "+".join(mix) if mix else "none"
-
-
-ID = ("immediate_deterrence",)
-#: Lebow & Stein's central contrasts (the seed's typology), as this model states them.
-DEFAULT_CONTRASTS: tuple[Contrast, ...] = tuple(
-    Contrast(
-        name=f"immediate deterrence vs {_mix_label(other).replace('_', ' ')}, {motive}-driven",
-        mix_a=ID, mix_b=other, motive=motive, claim=claim,
-        claim_text=("deterrence works against an opportunity-driven challenger: less war than "
-                    if claim < 0 else "deterrence provokes a need-driven challenger: more war than ")
-        + _mix_label(other).replace("_", " "),
-    )
-    for motive, claim in (("opportunity", -1), ("need", 1))
-    for other in ((), ("self_restraint",), ("grit",))
+from .contrasts import (  # noqa: F401  (re-exported: the contrasts were defined here first)
+    DEFAULT_CONTRASTS,
+    Arm,
+    Contrast,
+    Z,
+    _mix_label,
+    contrast_arms,
+    contrast_row,
+    contrast_stats,
+    contrast_value,
+    point_block_size,
+    run_arms,
+    verdict,
 )
 
 
@@ -96,9 +80,17 @@ def default_box(mixes: list[tuple[str, ...]] | None = None, ally: bool = True) -
     return {k: (float(SPEC_BY_KEY[k].box[0]), float(SPEC_BY_KEY[k].box[1])) for k in FREE_PARAMETERS if k not in unused}
 
 
-def contrast_mixes(contrasts: tuple[Contrast, ...]) -> list[tuple[str, ...]]:
+def contrast_mixes(contrasts: Sequence[Contrast]) -> list[tuple[str, ...]]:
     """The defender mixes a set of contrasts compares (sorted)."""
     return sorted({m for c in contrasts for m in (c.mix_a, c.mix_b)})
+
+
+def contrast_box(base: Scenario, contrasts: Sequence[Contrast], fixed: Sequence[str] = ()) -> dict[str, tuple[float, float]]:
+    """The box for ``contrasts`` on ``base``: :func:`default_box` of their mixes, without the arms' settings and
+    without ``fixed`` (parameters held at the scenario's values)."""
+    box = default_box(contrast_mixes(contrasts), ally=base.value("ally.present") > 0)
+    held = set(fixed) | {k for c in contrasts for k, _ in (*c.set_a, *c.set_b)}
+    return {k: v for k, v in box.items() if k not in held}
 
 
 def latin_hypercube(box: dict[str, tuple[float, float]], points: int, seed: int) -> pd.DataFrame:
@@ -116,52 +108,6 @@ def latin_hypercube(box: dict[str, tuple[float, float]], points: int, seed: int)
         if SPEC_BY_KEY[k].kind == "int":
             df[k] = df[k].round()
     return df
-
-
-def war_by_motive(totals: mc.CellTotals) -> tuple[np.ndarray, np.ndarray]:
-    """Wars and replications by motive (0 opportunity, 1 need) of a finished cell."""
-    c = np.asarray(totals.counts)
-    return c[:, WAR_OUTCOME].astype(np.int64), c.sum(axis=1).astype(np.int64)
-
-
-def _motive_counts(wars: np.ndarray, n: np.ndarray, motive: str) -> tuple[int, int]:
-    if motive == "all":
-        return int(wars.sum()), int(n.sum())
-    k = 1 if motive == "need" else 0
-    return int(wars[k]), int(n[k])
-
-
-def contrast_value(c: Contrast, counts: dict, ) -> tuple[float, float]:
-    """The contrast and its standard error from ``counts[mix] = (wars by motive, n by motive)``."""
-    wa, na = _motive_counts(*counts[c.mix_a], c.motive)
-    wb, nb = _motive_counts(*counts[c.mix_b], c.motive)
-    if na == 0 or nb == 0:
-        return float("nan"), float("nan")
-    pa, pb = wa / na, wb / nb
-    se = (pa * (1 - pa) / na + pb * (1 - pb) / nb) ** 0.5
-    return pa - pb, se
-
-
-def verdict(value: float, se: float, claim: int) -> str:
-    """``holds``, ``fails`` or ``indeterminate`` (within 1.96 standard errors of 0)."""
-    if not np.isfinite(value) or abs(value) <= Z * se:
-        return "indeterminate"
-    return "holds" if np.sign(value) == claim else "fails"
-
-
-def run_point(base: Scenario, values: dict, mixes: list[tuple[str, ...]], replications: int, seed: int,
-              block_size: int, threads: int | None, executor=None) -> dict:
-    """Wars and replications by motive for every mix at one parameter vector (the same seed for all).
-
-    Runs through the one scheduling path (:func:`escalation_sim.pipeline.schedule.run_scenario`).
-    """
-    nthreads = threads or mc.max_threads()
-    out = {}
-    for mix in mixes:
-        scen = replace(base.with_values(values), mixes=(Mix(tuple(mix)),))
-        tot = run_scenario(scen, replications, seed, block_size, nthreads, executor)
-        out[mix] = war_by_motive(tot)
-    return out
 
 
 def shallow_tree(x: pd.DataFrame, y: np.ndarray, depth: int = 2, min_leaf: int = 10) -> list[dict]:
@@ -224,7 +170,8 @@ def rank_regression(x: pd.DataFrame, v: np.ndarray) -> pd.Series:
 
 @dataclass
 class RobustnessResult:
-    """Points (one row per parameter vector: values, P(war) per mix and motive, each contrast), a summary per contrast, trees."""
+    """Points (one row per parameter vector: values, each arm's probabilities, each contrast), a summary per
+    contrast, trees, rank regression coefficients, the contrasts at the scenario's own values."""
 
     points: pd.DataFrame
     summary: pd.DataFrame
@@ -235,31 +182,40 @@ class RobustnessResult:
 
 def robustness(base: Scenario, contrasts: tuple[Contrast, ...] = DEFAULT_CONTRASTS,
                box: dict[str, tuple[float, float]] | None = None, points: int = 256, replications: int = 4096,
-               seed: int = 1, block_size: int = 1024, threads: int | None = None, progress=None) -> RobustnessResult:
-    """Evaluate ``contrasts`` over a Latin hypercube of ``points`` vectors of ``box`` (see the module docstring)."""
-    mixes = contrast_mixes(contrasts)
-    box = default_box(mixes, ally=base.value("ally.present") > 0) if box is None else box
+               seed: int = 1, block_size: int | None = None, threads: int | None = None,
+               progress=None) -> RobustnessResult:
+    """Evaluate ``contrasts`` over a Latin hypercube of ``points`` vectors of ``box`` (see the module docstring).
+
+    Parameters
+    ----------
+    base : Scenario
+        The scenario every arm runs on; the box's parameters are set at each point, the rest keep its values.
+    contrasts : tuple of Contrast
+        What to compare (:mod:`.contrasts`); every arm runs at every point with the same seed.
+    box : dict, optional
+        ``section.name -> (low, high)`` [default: :func:`contrast_box`].
+    points, replications, seed, block_size, threads
+        Design size, crises per arm and point, the seed of the design and of the crises, engine settings (the
+        counts do not depend on ``block_size`` or ``threads``; the blocks [default:
+        :func:`~.contrasts.point_block_size`] are the batches of the contrasts' paired standard errors).
+    progress : callable, optional
+        Called with the number of points done.
+    """
+    arms = contrast_arms(contrasts)
+    block_size = point_block_size(replications) if block_size is None else block_size
+    box = contrast_box(base, contrasts) if box is None else box
     design = latin_hypercube(box, points, seed)
-    executor = LocalExecutor(threads or mc.max_threads())
+    nthreads = threads or mc.max_threads()
+    executor = LocalExecutor(nthreads)
     rows = []
     for i in range(points):
         values = {k: float(design.iloc[i][k]) for k in box}
-        counts = run_point(base, values, mixes, replications, seed, block_size, threads, executor)
-        row = {"point": i, **values}
-        for mix in mixes:
-            wars, n = counts[mix]
-            for motive, k in (("opportunity", 0), ("need", 1)):
-                row[f"p_war[{_mix_label(mix)}|{motive}]"] = wars[k] / n[k] if n[k] else float("nan")
-        for j, c in enumerate(contrasts):
-            v, se = contrast_value(c, counts)
-            row[f"c{j}"] = v
-            row[f"c{j}_se"] = se
-            row[f"c{j}_verdict"] = verdict(v, se, c.claim)
-        rows.append(row)
+        counts = run_arms(base, values, arms, replications, seed, block_size, nthreads, executor)
+        rows.append({"point": i, **values, **contrast_row(contrasts, counts)})
         if progress is not None:
             progress(i + 1)
     pts = pd.DataFrame(rows)
-    default_counts = run_point(base, {}, mixes, replications, seed, block_size, threads, executor)
+    default_counts = run_arms(base, {}, arms, replications, seed, block_size, nthreads, executor)
     summary, trees, defaults, coefs = [], {}, [], {}
     x = pts[list(box)]
     for j, c in enumerate(contrasts):
@@ -272,17 +228,19 @@ def robustness(base: Scenario, contrasts: tuple[Contrast, ...] = DEFAULT_CONTRAS
         trees[c.name] = leaves
         rc = rank_regression(x, pts[f"c{j}"].to_numpy())
         coefs[c.name] = rc
-        v0, se0 = contrast_value(c, default_counts)
-        defaults.append({"contrast": c.name, "value": v0, "ci_low": v0 - Z * se0, "ci_high": v0 + Z * se0,
-                         "verdict": verdict(v0, se0, c.claim)})
+        v0, _, hw0, method = contrast_stats(c, default_counts)
+        verdict0 = verdict(v0, hw0, c.claim, z=1.0)
+        defaults.append({"contrast": c.name, "value": v0, "ci_low": v0 - hw0, "ci_high": v0 + hw0,
+                         "verdict": verdict0, "se_method": method})
         summary.append({
             "contrast": c.name, "claim": c.claim_text, "mix_a": _mix_label(c.mix_a), "mix_b": _mix_label(c.mix_b),
+            "arm_a": c.arm_a.label, "arm_b": c.arm_b.label, "outcome": c.outcome,
             "motive": c.motive, "claimed_sign": c.claim, "points": points,
             "share_holds": holds / points, "holds_ci_low": lo_h, "holds_ci_high": hi_h,
             "share_fails": fails / points, "fails_ci_low": lo_f, "fails_ci_high": hi_f,
             "share_indeterminate": 1 - (holds + fails) / points,
             "median_value": float(np.nanmedian(pts[f"c{j}"])),
-            "value_at_defaults": v0, "verdict_at_defaults": verdict(v0, se0, c.claim),
+            "value_at_defaults": v0, "verdict_at_defaults": verdict0,
             "top_parameter": rc.index[0], "top_srrc": float(rc.iloc[0]),
             "ci_method": "wilson (over points)",
         })
@@ -303,9 +261,10 @@ def robustness_markdown(res: RobustnessResult, box: dict, replications: int, see
     """The report section: for each contrast, where it holds, where it fails, and what decides it."""
     lines = [f"## Robustness: {title}", "",
              f"{len(res.points)} parameter vectors drawn from the box below (Latin hypercube, seed {seed}); at each, "
-             f"every mix runs {replications:,} crises with the same seed (common random numbers). A contrast "
-             "*holds* at a point when it has the sign the literature claims and is more than 1.96 standard errors "
-             "from 0; it *fails* when it has the opposite sign by that margin; otherwise it is *indeterminate*. "
+             f"every arm runs {replications:,} crises with the same seed (common random numbers). A contrast "
+             "*holds* at a point when it has the sign the literature claims and its 95% interval (paired batch means "
+             "over the point's blocks) excludes 0; it *fails* when it has the opposite sign by that margin; "
+             "otherwise it is *indeterminate*. "
              "Shares are over points, with Wilson 95% intervals.", "",
              "| contrast | claim | holds | fails | indeterminate | at the defaults | decided mostly by |",
              "|---|---|---|---|---|---|---|"]
@@ -355,7 +314,7 @@ def robustness_figure(res: RobustnessResult):
             ax.scatter(x[m], y[m], s=8, color=colour, label=name)
         ax.axhline(0.0, color="black", lw=0.7)
         ax.set_xlabel(r["top_parameter"], fontsize="small")
-        ax.set_ylabel("difference in P(war)", fontsize="small")
+        ax.set_ylabel(f"difference in P({r.get('outcome', 'war')})", fontsize="small")
         ax.set_title(f"{r['contrast']}\nholds {r['share_holds']:.0%}, fails {r['share_fails']:.0%}", fontsize="small")
         ax.tick_params(labelsize="x-small")
         if j == 0:
@@ -383,52 +342,3 @@ def write_robustness(out_dir: Path, res: RobustnessResult, box: dict, replicatio
         atomic_write_bytes(report, section.encode())
     paths.append(report)
     return paths
-
-
-def robustness_outputs(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame, manifest: dict) -> list[Path]:
-    """The run hook of an experiment with a ``[robustness]`` table: the analysis on its base scenario, into the run's directory."""
-    from ..model.validation import load_scenario
-    from ..pipeline.experiment import robustness_spec
-
-    config = manifest.get("config", {})
-    spec = robustness_spec(config, manifest.get("experiment_file", ""))
-    scen_file = Path(manifest.get("experiment_file", ".")).parent / config["experiment"]["scenario"]
-    base = load_scenario(scen_file)
-    seed = spec.get("seed", manifest.get("seed", 1))
-    mixes = contrast_mixes(DEFAULT_CONTRASTS)
-    box = default_box(mixes, ally=base.value("ally.present") > 0)
-    res = robustness(base, DEFAULT_CONTRASTS, box, spec["points"], spec["replications"], seed)
-    return write_robustness(out_dir, res, box, spec["replications"], seed, f"{base.name}, Lebow & Stein's contrasts",
-                            append_to_report=True)
-
-
-def robustness_command(base: Scenario, source, points: int, replications: int, seed: int, threads: int | None,
-                       out: Path | None, force: bool, name: str, log=print) -> tuple[Path, RobustnessResult]:
-    """``escalation-sim robustness``: Lebow & Stein's contrasts over the box, with tables, figure, report, manifest.
-
-    Writes to ``out`` [default: ``results/<name>-robustness/seed<S>-p<points>-n<replications>``], which must be
-    empty unless ``force``.
-    """
-    from ..io.files import prepare_run_dir
-    from ..io.manifest import MANIFEST, Manifest
-    from ..io.provenance import now_iso
-
-    out_dir = out or Path("results") / f"{name}-robustness" / f"seed{seed}-p{points}-n{replications}"
-    prepare_run_dir(out_dir, force)
-    start = now_iso()
-    mixes = contrast_mixes(DEFAULT_CONTRASTS)
-    box = default_box(mixes, ally=base.value("ally.present") > 0)
-    command = f"escalation-sim robustness {source} --points {points} -n {replications} --seed {seed}"
-    log(f"robustness: {points} points x {len(mixes)} mixes x {replications:,} crises -> {out_dir}")
-    mc.warm_up()
-    res = robustness(base, DEFAULT_CONTRASTS, box, points, replications, seed, threads=threads)
-    files = write_robustness(out_dir, res, box, replications, seed, f"{base.name}, Lebow & Stein's contrasts",
-                             append_to_report=False)
-    Manifest.new(out_dir / MANIFEST, {
-        "kind": "robustness", "source": str(source), "scenario": base.name, "points": points,
-        "replications_per_mix_and_point": replications, "seed": seed, "box": {k: list(v) for k, v in box.items()},
-        "contrasts": [c.name for c in DEFAULT_CONTRASTS], "design": "Latin hypercube (seeded)",
-        "ci_method": "wilson (over points); contrasts: 1.96 x independent-binomial standard error",
-        "command": command,
-    }, start=start).finish("complete", files=[str(Path(f).relative_to(out_dir)) for f in files])
-    return out_dir, res

@@ -246,3 +246,14 @@ def selection_markdown(eff: pd.DataFrame) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def selection_text(eff: pd.DataFrame) -> str:
+    """The result for a terminal: each instrument's true effect, its effect among crises, and the gap."""
+    lines = ["", f"Selection bias against the baseline ({eff['baseline'].iloc[0]}): change in P(war), 95% Newcombe intervals",
+             f"{'P(crisis)':>9} {'true effect (all cases)':>31} {'among crises that occurred':>31} {'gap':>8}  instrument"]
+    for _, r in eff.iterrows():
+        lines.append(f"{r['p_crisis']:9.4f} {_ci(r['true_effect'], r['true_ci_low'], r['true_ci_high']):>31} "
+                     f"{_ci(r['observed_effect'], r['observed_ci_low'], r['observed_ci_high']):>31} {r['bias']:+8.4f}  "
+                     f"{r['label']}")
+    return "\n".join(lines)

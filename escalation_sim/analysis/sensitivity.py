@@ -280,7 +280,7 @@ def sensitivity_command(exp: Experiment, cell: int, bounds: dict[str, tuple[floa
 
 def sensitivity_text(indices: pd.DataFrame, noise: dict) -> str:
     """The indices for a terminal: S1 and ST with their half-widths, and the Monte Carlo noise share."""
-    lines = [f"{'parameter':<34} {'range':>15} {'S1 [95% CI]':>22} {'ST [95% CI]':>22}"]
+    lines = [f"{'parameter':<34} {'range':>15} {'S1 +- 95% half-width':>22} {'ST +- 95% half-width':>22}"]
     for _, r in indices.iterrows():
         lines.append(f"{r['parameter']:<34} {r['low']:>7g}-{r['high']:<7g} "
                      f"{r['S1']:7.3f} +- {r['S1_ci_halfwidth']:<10.3f} {r['ST']:7.3f} +- {r['ST_ci_halfwidth']:.3f}")

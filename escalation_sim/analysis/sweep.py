@@ -37,6 +37,12 @@ def sweep_experiment(exp: Experiment, param: str, values: list[float]) -> Experi
     if param not in SPEC_BY_KEY or SPEC_BY_KEY[param].kind in ("choice", "bool"):
         numeric = sorted(k for k, p in SPEC_BY_KEY.items() if p.kind not in ("choice", "bool"))
         raise ConfigError("--param", param, f"unknown or not numeric; allowed: {', '.join(numeric)}")
+    for base in exp.cells:
+        if param in base.overrides:
+            where = "[grid]" if param in exp.raw.get("grid", {}) else f"cell '{base.label}'"
+            raise ConfigError("--param", param, f"the experiment's {where} already sets it ({exp.source}): a sweep "
+                              "would run every value of the file at every value of --values; sweep another "
+                              "parameter, or run the file itself ('escalation-sim run')")
     section, name = param.split(".", 1)
     cells = []
     for base in exp.cells:
@@ -63,18 +69,25 @@ def sweep_figure(out_dir: Path, cells: pd.DataFrame, outcomes: pd.DataFrame, man
     df = cells.copy()
     df["value"] = [json.loads(o)[param] for o in df["overrides"]]
     df["base"] = [lab.rsplit(" | ", 1)[0] for lab in df["label"]]
+    bases = list(dict.fromkeys(df["base"]))
+    parts = {b: b.split(", ") for b in bases}
+    common = [x for x in parts[bases[0]] if all(x in parts[b] for b in bases)] if len(bases) > 1 else []
+    names = {b: ", ".join(x for x in parts[b] if x not in common) or b for b in bases}
+    names = {b: n.replace("defender.strategy=", "").replace("+", " + ") for b, n in names.items()}
     fig = Figure(figsize=(8, 6), layout="constrained")
     ax = fig.add_subplot()
     for base, g in df.groupby("base", sort=False):
         g = g.sort_values("value")
-        label = base.replace("defender.strategy=", "").replace("+", " + ")
-        (line,) = ax.plot(g["value"], g["p_war"], marker="o", label=label)
+        (line,) = ax.plot(g["value"], g["p_war"], marker="o", label=names[base])
         ax.fill_between(g["value"], g["war_ci_low"], g["war_ci_high"], color=line.get_color(), alpha=0.2)
     ax.set_xlabel(param)
     ax.set_ylabel("P(war) with 95% Wilson interval")
     ax.grid(alpha=0.3)
-    fig.legend(fontsize="small", loc="outside lower center", ncols=2, frameon=False)
+    wide = max(len(n) for n in names.values()) > 40
+    fig.legend(fontsize="small", loc="outside lower center", ncols=1 if wide else 2, frameon=False)
+    shared = f"; every line: {', '.join(common)}" if common else ""
     ax.set_title(f"{manifest['experiment']}: P(war) as {param} varies\n"
-                 f"n = {int(df['n'].iloc[0]):,} per point, seed {manifest['seed']}; bands: 95% Wilson", fontsize="medium")
+                 f"n = {int(df['n'].iloc[0]):,} per point, seed {manifest['seed']}; bands: 95% Wilson{shared}",
+                 fontsize="medium")
     paths = write_figure(fig, out_dir, f"sweep_{param.replace('.', '_')}")
     return paths

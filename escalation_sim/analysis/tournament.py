@@ -312,3 +312,15 @@ def tournament_markdown(rank: pd.DataFrame, pairs: pd.DataFrame, matrix: pd.Data
               "population of challengers (more need-driven ones, say) can reorder it. Effect sizes are the model's "
               "illustrative defaults, not estimates.", ""]
     return "\n".join(lines)
+
+
+def ranking_text(rank: pd.DataFrame) -> str:
+    """The ranking for a terminal: rank, rank range, mean P(war) with its interval, the full mix name (last)."""
+    lines = ["", "Tournament ranking (mean P(war) over every opponent, 95% CI; rank range: ranks not excluded):",
+             f"{'rank':>4} {'range':>7} {'mean P(war)':>11} {'95% CI':>18}  defender mix"]
+    for _, r in rank.iterrows():
+        rr = f"{r['rank_low']}" if r["rank_low"] == r["rank_high"] else f"{r['rank_low']}-{r['rank_high']}"
+        lines.append(f"{int(r['rank']):>4} {rr:>7} {r['mean_p_war']:11.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]  "
+                     f"{r['defender']}")
+    lines.append(_groups(rank))
+    return "\n".join(lines)

@@ -20,7 +20,6 @@ project's style ``file: field: what is allowed``; nothing is read half-way.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..errors import ConfigError
+from ..io.toml import read_toml as _read_toml
 
 ROLES = ("fit", "check", "info")
 """``fit``: in the distance; ``check``: held out, compared with the posterior predictive distribution;
@@ -188,18 +190,28 @@ def default_targets_path() -> Path:
     return Path(str(resources.files("escalation_sim.calibration") / "data" / "crisis-record.toml"))
 
 
+#: Posteriors shipped with the package, by the name experiment files and ``run --posterior`` use.
+SHIPPED_POSTERIORS = {"crisis-record": "posterior-crisis-record.csv"}
+
+
+def posterior_file(name_or_path: str | Path, relative_to: str | Path | None = None) -> Path:
+    """The file of a posterior: a shipped one by name (:data:`SHIPPED_POSTERIORS`), else a path (relative to the
+    directory of ``relative_to``, a file, when given and the path is relative)."""
+    text = str(name_or_path)
+    if text in SHIPPED_POSTERIORS:
+        return Path(str(resources.files("escalation_sim.calibration") / "data" / SHIPPED_POSTERIORS[text]))
+    path = Path(text)
+    if relative_to is not None and not path.is_absolute():
+        path = Path(relative_to).parent / path
+    return path
+
+
 def read_toml(path: str | Path) -> dict:
-    """Read a TOML file; a missing file, bad TOML or bad encoding becomes :class:`CalibrationError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise CalibrationError(str(path), "", "no such file")
+    """Read a TOML file (:func:`escalation_sim.io.toml.read_toml`); its errors become :class:`CalibrationError`."""
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(str(path), "", f"malformed TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise CalibrationError(str(path), "", "not a UTF-8 text file") from None
+        return _read_toml(path)
+    except ConfigError as exc:
+        raise CalibrationError(exc.source, exc.field, exc.message) from None
 
 
 def load_targets(path: str | Path, known_outputs: KnownOutputs, *, roles: Mapping[str, str] | None = None,

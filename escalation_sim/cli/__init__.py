@@ -13,16 +13,40 @@ Commands by family: ``simulate`` and ``strategies`` (:mod:`.simulate`); ``run``,
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from .._version import __version__
-from ._common import CONTEXT
+from ..errors import EXIT_INTERRUPTED, InputWarning
+from ._common import CONTEXT, fail, warn
 from .analyses import ally_decay, calibrate, robustness, sensitivity
 from .runs import merge, run, sweep, tournament
 from .simulate import simulate, strategies
 
 
-@click.group(context_settings=CONTEXT)
+class Main(click.Group):
+    """The command group: input warnings as one line on stderr; a Ctrl-C no command handled ends with code 130."""
+
+    def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", InputWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, InputWarning):
+                    warn(str(message))
+                else:
+                    shown(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                fail("interrupted", code=EXIT_INTERRUPTED)
+
+
+@click.group(cls=Main, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", "-V", prog_name="escalation-sim")
 def main() -> None:
     """Simulate international crises under deterrence and reassurance strategies.

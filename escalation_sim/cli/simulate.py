@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..engines.simpy_engine import simulate as simulate_crisis
+from ..io.files import check_writable
 from ..ipd.config import load_ipd_scenario
 from ..ipd.run import match_record, match_text
 from ..ipd.simpy_engine import simulate_match
@@ -19,7 +20,7 @@ from ..model.validation import load_scenario
 from ..pipeline.replay import crisis_to_replay, match_to_replay, simulate_form
 from ..report.crisis_figure import crisis_figure
 from ..report.timeline import crisis_record, crisis_text
-from ._common import CONTEXT, fail, log, parse_sets, user_errors
+from ._common import CONTEXT, REPLICATION, SEED, compiling, fail, log, parse_sets, user_errors
 
 
 @click.command(context_settings=CONTEXT)
@@ -29,8 +30,8 @@ from ._common import CONTEXT, fail, log, parse_sets, user_errors
 @click.option("--cell", type=click.IntRange(min=0), default=None, help="With --from: the cell to replay.")
 @click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also draw the escalation levels over time (.png or .svg).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of the random streams [default: 1, or the run's].")
-@click.option("--replication", type=click.IntRange(min=0), default=0, show_default=True, help="Which crisis of the seed's sequence.")
+@click.option("--seed", type=SEED, default=None, help="Seed of the random streams [default: 1, or the run's].")
+@click.option("--replication", type=REPLICATION, default=0, show_default=True, help="Which crisis of the seed's sequence.")
 @click.option(
     "--defender-strategy", "-d", multiple=True, type=click.Choice(DEFENDER_STRATEGY_NAMES),
     help="Replace the scenario's defender mix (repeat to combine instruments).",
@@ -44,8 +45,16 @@ def simulate(scenario: Path | None, from_dir: Path | None, cell: int | None, fig
     With --from RESULTS_DIR --cell K --replication R, replay exactly the crisis
     that replication R of cell K was in that run (same scenario, same seed).
     """
-    if (scenario is None) == (from_dir is None):
+    if scenario is None and from_dir is None:
+        fail("give a SCENARIO file (e.g. experiments/extended-deterrence.toml), or --from RESULTS_DIR --cell K "
+             "--replication R to replay a crisis of a run")
+    if scenario is not None and from_dir is not None:
         fail("give a SCENARIO file or --from RESULTS_DIR (with --cell), not both")
+    if figure is not None:
+        if figure.suffix.lower() not in (".png", ".svg"):
+            fail(f"--figure {figure}: allowed: a .png or .svg path")
+        with user_errors():
+            check_writable(figure.resolve().parent)
     with user_errors():
         if simulate_form(scenario, from_dir) == "ipd":  # the iterated prisoner's dilemma form: one match
             if figure is not None or defender_strategy:
@@ -70,11 +79,11 @@ def simulate(scenario: Path | None, from_dir: Path | None, cell: int | None, fig
                 overrides["defender.strategy"] = list(defender_strategy)
             scen = load_scenario(scenario, overrides)
         seed = 1 if seed is None else seed
-        res = simulate_crisis(scen, seed=seed, replication=replication)
+        with compiling("simpy"):
+            res = simulate_crisis(scen, seed=seed, replication=replication)
     if figure is not None:
-        if figure.suffix.lower() not in (".png", ".svg"):
-            fail(f"--figure {figure}: allowed: a .png or .svg path")
-        crisis_figure(res, figure, title=f"{scen.name}: seed {seed}, replication {replication}")
+        with user_errors():
+            crisis_figure(res, figure, title=f"{scen.name}: seed {seed}, replication {replication}")
         log(f"wrote {figure}")
     click.echo(json.dumps(crisis_record(scen, res), indent=2) if as_json else crisis_text(scen, res))
 

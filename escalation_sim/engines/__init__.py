@@ -5,3 +5,7 @@
 ``montecarlo.py`` is its public wrapper (blocks, threads, exact reduction);
 ``outputs.py`` declares what a block outputs, once.
 """
+
+from .. import _cache
+
+_cache.configure()  # before any kernel of this package is defined: one cache per version of the sources

@@ -369,7 +369,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     dr = 0
     twins = 0
     for rep in range(first, last):
-        e = simulate_one(pm, mix_cum, seed, rep, 0, st, keys, ctr, msgs, ht, w, out, info, ws)
+        e = simulate_one(pm, mix_cum, seed, rep, np.int64(0), st, keys, ctr, msgs, ht, w, out, info, ws)
         if e != 0:
             err[b] = e
             break
@@ -414,7 +414,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
         if outcome == WAR_OUTCOME:
             if st[X_INADVERTENT] > 0.0:
                 outputs.war_inadvertent[b, need] += 1
-            e = simulate_one(pm, mix_cum, seed, rep, 1, st, keys, ctr, msgs, ht, w, out, info, ws)
+            e = simulate_one(pm, mix_cum, seed, rep, np.int64(1), st, keys, ctr, msgs, ht, w, out, info, ws)
             if e != 0:
                 err[b] = e
                 break
@@ -439,7 +439,7 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
 def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
     """Parallel twin of :func:`run_blocks_serial`: one block per iteration, any thread."""
     for b in prange(blocks.shape[0]):
-        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, outputs, err)
+        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, np.int64(b), outputs, err)
 
 
 @njit(cache=True, nogil=True)

@@ -8,3 +8,7 @@ The run pipeline decides which form an experiment is, once
 (:func:`escalation_sim.pipeline.experiment.load_experiment`). Specification:
 ``docs/model.md``, "The iterated prisoner's dilemma form".
 """
+
+from .. import _cache
+
+_cache.configure()  # before any kernel of this package is defined: one cache per version of the sources

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from ..io.experiment_file import EXPERIMENT_FIELDS, declared_cells, positive_int
+from ..io.experiment_file import EXPERIMENT_FIELDS, declared_cells, name_from_file, run_fields, scenario_path
 from ..io.toml import read_toml, set_nested
 from . import model as ipd
 
@@ -140,16 +140,12 @@ def load_ipd_experiment(path: str | Path, data: dict | None = None) -> IPDExperi
     bad = set(exp) - allowed
     if bad:
         raise ConfigError(source, f"experiment.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
-    if "scenario" not in exp or not isinstance(exp["scenario"], str):
-        raise ConfigError(source, "experiment.scenario", "required: path of the base IPD scenario file")
-    scen_path = (Path(path).parent / exp["scenario"]).resolve()
+    run = run_fields(source, exp, name_from_file(path), IPD_DEFAULT_REPLICATIONS, IPD_DEFAULT_BLOCK)
+    scen_path = scenario_path(source, exp, "IPD scenario")
     base_data = read_toml(scen_path)
     if "ipd" not in base_data:
         raise ConfigError(source, "experiment.scenario", f"{exp['scenario']} has no [ipd] table: not an IPD scenario")
     base = ipd_game_from_mapping(base_data, str(scen_path))
-    replications = positive_int(source, "experiment.replications", exp.get("replications", IPD_DEFAULT_REPLICATIONS))
-    seed = positive_int(source, "experiment.seed", exp.get("seed", 0), lo=0)
-    block = positive_int(source, "experiment.block_size", exp.get("block_size", IPD_DEFAULT_BLOCK))
 
     tour = data.get("tournament")
     pairs: list[tuple[str, str]] = [tuple(base.players)]
@@ -194,14 +190,14 @@ def load_ipd_experiment(path: str | Path, data: dict | None = None) -> IPDExperi
                 raise ConfigError(source, f"cell '{label}': {exc.field}", exc.message) from None
             built.append(IPDCell(len(built), label, game, cell_over, group))
     return IPDExperiment(
-        name=str(exp.get("name", Path(path).stem)),
+        name=run["name"],
         source=source,
         scenario_path=str(scen_path),
         cells=tuple(built),
-        replications=replications,
-        seed=seed,
-        block_size=block,
-        description=str(exp.get("description", "")),
+        replications=run["replications"],
+        seed=run["seed"],
+        block_size=run["block_size"],
+        description=run["description"],
         strategies=strategies,
         self_play=self_play,
         raw=data,

@@ -6,3 +6,7 @@ states and messages (``constants.py``), counter-based random streams
 (``bibliography.py``), scenarios (``scenario.py``) and the validation of
 scenario values and files (``validation.py``). Specification: ``docs/model.md``.
 """
+
+from .. import _cache
+
+_cache.configure()  # before any kernel of this package is defined: one cache per version of the sources

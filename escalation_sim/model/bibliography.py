@@ -14,6 +14,7 @@ REFERENCES: dict[str, str] = {
     "george_smoke_1974": "George, A. L., & Smoke, R. (1974). Deterrence in American Foreign Policy. New York: Columbia University Press.",
     "jervis_1976": "Jervis, R. (1976). Perception and Misperception in International Politics. Princeton University Press.",
     "jervis_1982": "Jervis, R. (1982). Security regimes. International Organization 36(2), 357-378.",
+    "jones_bremer_singer_1996": "Jones, D. M., Bremer, S. A., & Singer, J. D. (1996). Militarized interstate disputes, 1816-1992: rationale, coding rules, and empirical patterns. Conflict Management and Peace Science 15(2), 163-213.",
     "keohane_1986": "Keohane, R. O. (1986). Reciprocity in international relations. International Organization 40(1), 1-27.",
     "lanoszka_2018": "Yarhi-Milo, K., Lanoszka, A., & Cooper, Z. Military cooperation agreements and aid as alternatives to alliances, International Security (as cited in the Poast thread; full reference not checked here).",
     "larson_1987": "Larson, D. W. (1987). Crisis prevention and the Austrian State Treaty. International Organization 41(1), 27-60.",

@@ -18,7 +18,11 @@ words with its sources; the comments here point to its sections.
 
 Performance note: the rules a handler calls are inlined into it at Numba-IR
 level (``inline="always"``); each array passed across a real call costs an
-atomic reference-count increment and decrement.
+atomic reference-count increment and decrement. Integer and boolean constants
+passed to a real (not inlined) call are written ``np.int64(...)`` /
+``np.bool_(...)`` / ``float(...)``: Numba types a bare constant as a *literal* and
+compiles the callee once more for each literal value (and re-optimises every
+kernel linked above it), which multiplied the first-call compile time.
 """
 
 from __future__ import annotations
@@ -463,8 +467,8 @@ def setup(p_mixes, mix_cum, seed, rep, st, keys, ctr, twin):
         point_mass(2 * dg + dr, st, ix(CHALLENGER, S_BELIEF))
         point_mass(2 * cg + cr, st, ix(DEFENDER, S_BELIEF))
     else:
-        prior_of(p, DEFENDER, st, ix(CHALLENGER, S_BELIEF))
-        prior_of(p, CHALLENGER, st, ix(DEFENDER, S_BELIEF))
+        prior_of(p, np.int64(DEFENDER), st, ix(CHALLENGER, S_BELIEF))
+        prior_of(p, np.int64(CHALLENGER), st, ix(DEFENDER, S_BELIEF))
     st[X_CHALLENGE_TIME] = -1.0
     st[X_TERMS] = p[Q0]
     st[X_FINAL_TERMS] = p[Q0]
@@ -686,7 +690,7 @@ def decide(st, p, keys, ctr, ws, s, now, allow):
         fill_situation(st, p, ws, s, now, BIT_WAR | BIT_YIELD)
         dc.evaluate_cached(p, ws, st, ix(s, S_BELIEF), st[X_MIX])
     u = uniform(keys, ctr, 3 * s + LEADER)
-    return dc.choose(p[PRECISION], ws, dc.SCR_EV, N_MOVES, u, ws, dc.SCR_PROBS)
+    return dc.choose(p[PRECISION], ws, dc.SCR_EV, np.int64(N_MOVES), u, ws, dc.SCR_PROBS)
 
 
 @njit(cache=True, inline="always")
@@ -728,7 +732,7 @@ def escalate(st, p, keys, ctr, out, n, s, level, flags, now):
         st[X_OFFER] = -1.0  # an escalation withdraws the defender's offer
     if level >= SHOW_OF_FORCE:
         return emit(out, n, 0.0, 0.0, 3 * s + MILITARY, MK_ORDER, 3 * s + LEADER, level, 1.0, flags, now, 0.0)
-    return send_move(st, p, keys, ctr, out, n, s, LEADER, level, flags, now, 0.0)
+    return send_move(st, p, keys, ctr, out, n, s, np.int64(LEADER), level, flags, now, 0.0)
 
 
 @njit(cache=True)
@@ -791,7 +795,7 @@ def carry_out(st, p, keys, ctr, ws, out, n, info, s, move, forced, now):
         st[X_OFFER] = y
     info[I_EVENT] = EV_OFFER
     info[I_VALUE] = y
-    return send_move(st, p, keys, ctr, out, n, s, LEADER, st[ix(s, S_LEVEL)], flags | F_OFFER, now, y)
+    return send_move(st, p, keys, ctr, out, n, s, np.int64(LEADER), st[ix(s, S_LEVEL)], flags | F_OFFER, now, y)
 
 
 # --- leaders -------------------------------------------------------------------
@@ -816,7 +820,7 @@ def receive_reports(st, p, keys, ctr, ws, info, s):
     if s == CHALLENGER and p[MIX_NC] > 0.0:
         truth = (adv_type >> DIM_INTENTION) & 1
         right = uniform(keys, ctr, stream) < p[NC_ACCURACY]
-        report(st, bo, DIM_INTENTION, truth if right else 1 - truth, p[NC_ACCURACY])
+        report(st, bo, np.int64(DIM_INTENTION), truth if right else 1 - truth, p[NC_ACCURACY])
         info[I_EVENT] = EV_REPORT
 
 
@@ -834,7 +838,7 @@ def next_opportunity(p, keys, ctr, out, n, now):
 @njit(cache=True)
 def opportunity(st, p, keys, ctr, ws, out, info, now):
     """A challenge opportunity: challenge (a demand), wait, or strike (model.md: Challenge opportunities)."""
-    s = CHALLENGER
+    s = np.int64(CHALLENGER)  # not a literal: see the performance note
     fill_situation(st, p, ws, s, now, BIT_WAIT | BIT_WAR)
     demand = dc.screening_demand(p, ws, st, ix(s, S_BELIEF))
     allow = BIT_WAIT | BIT_WAR
@@ -859,7 +863,7 @@ def opportunity(st, p, keys, ctr, ws, out, info, now):
     info[I_LEVEL] = DEMAND
     info[I_VALUE] = demand
     st[ix(s, S_LEVEL)] = DEMAND
-    return send_move(st, p, keys, ctr, out, 0, s, LEADER, DEMAND, 0, now, demand)
+    return send_move(st, p, keys, ctr, out, 0, s, np.int64(LEADER), float(DEMAND), np.int64(0), now, demand)
 
 
 @njit(cache=True)
@@ -888,7 +892,7 @@ def perceive_move(st, p, keys, ctr, ws, info, s, msg):
             return -1.0
         perceived = float(LIMITED_FORCE)
         offer = False
-        update_belief(st, p, ws, s, T_ESCALATE, MOBILIZATION, False, 0.0)
+        update_belief(st, p, ws, s, np.int64(T_ESCALATE), np.int64(MOBILIZATION), np.bool_(False), 0.0)
     else:
         perceived = level
         if level >= DEMAND and level < LIMITED_FORCE and u < m:
@@ -897,11 +901,11 @@ def perceive_move(st, p, keys, ctr, ws, info, s, msg):
             offer = False
         forced = (flags & F_FORCED) != 0
         if first_move:
-            update_belief(st, p, ws, s, T_CHALLENGE, 0, forced, 0.0)
+            update_belief(st, p, ws, s, np.int64(T_CHALLENGE), np.int64(0), forced, 0.0)
         elif offer:
-            update_belief(st, p, ws, s, T_OFFER, before_top, forced, 0.0)
+            update_belief(st, p, ws, s, np.int64(T_OFFER), before_top, forced, 0.0)
         else:
-            update_belief(st, p, ws, s, T_ESCALATE, before_top, forced, m)
+            update_belief(st, p, ws, s, np.int64(T_ESCALATE), before_top, forced, m)
     st[ix(s, S_ADV_LEVEL)] = perceived
     st[ix(s, S_ADV_OFFERED)] = 1.0 if offer else 0.0
     if offer or first_move:
@@ -933,7 +937,7 @@ def incident_check(st, p, keys, ctr, ws, info, s, now):
     dc.evaluate_cached(p, ws, st, ix(s, S_BELIEF), st[X_MIX])
     war = ws[dc.SCR_EV + MV_WAR]
     ws[dc.SCR_EV + MV_WAR] = dc.NEG
-    dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, N_MOVES, ws, dc.SCR_PROBS)
+    dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, np.int64(N_MOVES), ws, dc.SCR_PROBS)
     cont = 0.0
     total = 0.0
     for i in range(N_MOVES):
@@ -976,7 +980,7 @@ def transfer_received(st, p, ws, info, msg):
     """The challenger receives a GRIT transfer: the status quo moves in its favour; it updates its belief about the defender's intention."""
     amount = msg[M_AUX]
     st[X_TERMS] = min(1.0, st[X_TERMS] + amount)
-    update_belief(st, p, ws, CHALLENGER, T_TRANSFER, 0, True, 0.0)
+    update_belief(st, p, ws, np.int64(CHALLENGER), np.int64(T_TRANSFER), np.int64(0), np.bool_(True), 0.0)
     info[I_EVENT] = EV_TRANSFER
     info[I_VALUE] = st[X_TERMS]
 
@@ -1059,7 +1063,7 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
         if p[MIX_GRIT] > 0.0 and p[GRIT_STEPS] > 0.0:
             n = grit_step(st, p, keys, ctr, out, n, now)
         if p[ALLY_PRESENT] > 0.0:
-            n = send_reassurance(st, p, keys, ctr, out, n, now, False)
+            n = send_reassurance(st, p, keys, ctr, out, n, now, np.bool_(False))
             if p[RENEWAL] > 0.0 and has_renewable(p):
                 n = emit(out, n, 1.0, p[RENEWAL], me, MK_RENEW, me, 0.0, 0.0, 0.0, now, 0.0)
         return n
@@ -1073,7 +1077,7 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
         return 0
     if kind == MK_RENEW:  # reassurance of the ally outlives the crisis
         info[I_EVENT] = EV_RENEW
-        n = send_reassurance(st, p, keys, ctr, out, 0, now, True)
+        n = send_reassurance(st, p, keys, ctr, out, np.int64(0), now, np.bool_(True))
         return emit(out, n, 1.0, p[RENEWAL], me, MK_RENEW, me, 0.0, 0.0, 0.0, now, 0.0)
     if crisis_over(st):
         return 0
@@ -1148,7 +1152,7 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
         st[ix(s, S_READINESS)] = max(st[ix(s, S_READINESS)], max(standing_readiness_of(p, s), (level - 1.0) / 4.0))
         info[I_EVENT] = EV_EXECUTED
         info[I_LEVEL] = level
-        n = send_move(st, p, keys, ctr, out, 0, s, MILITARY, level, int(msg[M_FLAGS]), now, 0.0)
+        n = send_move(st, p, keys, ctr, out, 0, s, np.int64(MILITARY), float(level), int(msg[M_FLAGS]), now, 0.0)
         if level >= LIMITED_FORCE:
             st[X_FORCE] = 1.0
             if s == CHALLENGER and p[ALLY_PRESENT] > 0.0:  # an attack on the ally
@@ -1167,7 +1171,7 @@ def military(st, p, keys, ctr, out, info, s, msg, now):
     if u < accept:
         info[I_EVENT] = EV_INCIDENT
         st[X_INCIDENTS] += 1.0
-        n = send_move(st, p, keys, ctr, out, n, s, MILITARY, LIMITED_FORCE, F_INCIDENT, now, 0.0)
+        n = send_move(st, p, keys, ctr, out, n, s, np.int64(MILITARY), float(LIMITED_FORCE), np.int64(F_INCIDENT), now, 0.0)
     d = exponential(keys, ctr, me, p[TICK_MEAN])
     return emit(out, n, 1.0, d, me, MK_INCIDENT_TICK, me, 0.0, 0.0, 0.0, now, 0.0)
 
@@ -1233,7 +1237,7 @@ def ally_review(st, p, keys, ctr, ws, out, info, now):
         a_risk = a + (1.0 - a) * p[ALLY_PROVOKE_ATTACK]
         ws[ev + 2] = b * p[ALLY_RISK_GAIN] - (1.0 - b) * e * a_risk  # take risks against the challenger
     u = uniform(keys, ctr, me)
-    choice = dc.choose(p[ALLY_PRECISION], ws, ev, 3, u, ws, dc.SCR_PROBS)
+    choice = dc.choose(p[ALLY_PRECISION], ws, ev, np.int64(3), u, ws, dc.SCR_PROBS)
     info[I_VALUE] = b
     n = 0
     if choice == 1:

@@ -136,7 +136,7 @@ def _start_situation(p, ws, side, k, own, adv, demand, adv_p_greedy):
 @njit(cache=True)
 def expected_value(p, ws):
     """Logit-expected value of the moves in ``ws[SCR_EV:]`` (the value of the decision node)."""
-    dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, N_MOVES, ws, dc.SCR_PROBS)
+    dc.logit_probabilities(p[PRECISION], ws, dc.SCR_EV, np.int64(N_MOVES), ws, dc.SCR_PROBS)
     v = 0.0
     for i in range(N_MOVES):
         if ws[dc.SCR_PROBS + i] > 0.0:
@@ -147,19 +147,20 @@ def expected_value(p, ws):
 @njit(cache=True)
 def derive(p):
     """Fill the derived part of the parameter vector ``p`` (likelihood tables; see the module docstring)."""
+    b0 = np.int64(0)  # offsets and sides passed as int64, not literals: one compiled version of each callee
     belief = np.zeros(N_TYPES)
     ws = np.zeros(dc.SCRATCH_SIZE)
     lam = p[PRECISION]
     ev = dc.SCR_EV
     pr = dc.SCR_PROBS
     # the challenger's demand at the prior, per type
-    prior_of(p, DEFENDER, belief, 0)
+    prior_of(p, np.int64(DEFENDER), belief, b0)
     bar = 0.0
     c_prior = np.zeros(N_TYPES)
-    prior_of(p, CHALLENGER, c_prior, 0)
+    prior_of(p, np.int64(CHALLENGER), c_prior, b0)
     for k in range(N_TYPES):
-        _start_situation(p, ws, CHALLENGER, k, 0.0, 0.0, 0.0, p[C_P_GREEDY])
-        d = dc.screening_demand(p, ws, belief, 0)
+        _start_situation(p, ws, np.int64(CHALLENGER), k, 0.0, 0.0, 0.0, p[C_P_GREEDY])
+        d = dc.screening_demand(p, ws, belief, b0)
         p[DEMAND0 + k] = d
         bar += c_prior[k] * (d if d >= 0.0 else p[Q0])
     p[DEMAND_BAR] = bar
@@ -169,15 +170,15 @@ def derive(p):
         if d < 0.0:
             p[T_CHALLENGE + k] = 0.0
             continue
-        _start_situation(p, ws, CHALLENGER, k, 0.0, 0.0, d, p[C_P_GREEDY])
+        _start_situation(p, ws, np.int64(CHALLENGER), k, 0.0, 0.0, d, p[C_P_GREEDY])
         ws[dc.SCR_SIT + dc.SIT_ALLOW] = (1 << MV_WAIT) | (1 << MV_ESCALATE) | (1 << MV_WAR)
-        dc.evaluate(p, ws, belief, 0)
-        dc.logit_probabilities(lam, ws, ev, N_MOVES, ws, pr)
+        dc.evaluate(p, ws, belief, b0)
+        dc.logit_probabilities(lam, ws, ev, np.int64(N_MOVES), ws, pr)
         p[T_CHALLENGE + k] = ws[pr + MV_ESCALATE] + ws[pr + MV_WAR]
     # escalation and offer probabilities of a free sender at each rung
     for side in range(2):
         adv = 1 - side
-        prior_of(p, adv, belief, 0)
+        prior_of(p, adv, belief, b0)
         own_greed = p[C_P_GREEDY] if side == CHALLENGER else p[D_P_GREEDY]
         for k in range(N_TYPES):
             demand = p[DEMAND0 + k] if side == CHALLENGER else bar
@@ -192,20 +193,20 @@ def derive(p):
                     continue
                 _start_situation(p, ws, side, k, rung - 1.0, float(rung), demand, own_greed)
                 ws[dc.SCR_SIT + dc.SIT_ALLOW] = ALL_MOVES
-                dc.evaluate(p, ws, belief, 0)
-                dc.logit_probabilities(lam, ws, ev, N_MOVES, ws, pr)
+                dc.evaluate(p, ws, belief, b0)
+                dc.logit_probabilities(lam, ws, ev, np.int64(N_MOVES), ws, pr)
                 p[ie] = ws[pr + MV_ESCALATE]
                 p[io] = ws[pr + MV_OFFER]
     # GRIT transfers: the value of being trusted against the cost of the transfer
-    prior_of(p, CHALLENGER, belief, 0)
+    prior_of(p, np.int64(CHALLENGER), belief, b0)
     tau = p[TRANSFER]
     for k in range(N_TYPES):
-        _start_situation(p, ws, DEFENDER, k, 0.0, 1.0, bar, p[D_P_GREEDY])
+        _start_situation(p, ws, np.int64(DEFENDER), k, 0.0, 1.0, bar, p[D_P_GREEDY])
         ws[dc.SCR_SIT + dc.SIT_ALLOW] = ALL_MOVES
-        dc.evaluate(p, ws, belief, 0)
+        dc.evaluate(p, ws, belief, b0)
         v_prior = expected_value(p, ws)
         ws[dc.SCR_SIT + dc.SIT_ADV_P_GREEDY] = 0.0
-        dc.evaluate(p, ws, belief, 0)
+        dc.evaluate(p, ws, belief, b0)
         v_trusted = expected_value(p, ws)
         b = v_trusted - v_prior
         p[TRUST_BENEFIT + k] = b
@@ -220,16 +221,16 @@ def derive(p):
             cost = p[COST0 + k] + (p[AUDIENCE_COST] if (k == PUBLIC_STATEMENT and z == 0) else 0.0)
             x = lam * (v - cost)
             p[A_SEND + z * N_INSTRUMENTS + k] = 1.0 / (1.0 + np.exp(-x)) if x > -700.0 else 0.0
-    prior_of(p, CHALLENGER, belief, 0)
+    prior_of(p, np.int64(CHALLENGER), belief, b0)
     d_prior = np.zeros(N_TYPES)
-    prior_of(p, DEFENDER, d_prior, 0)
+    prior_of(p, np.int64(DEFENDER), d_prior, b0)
     for z in range(2):
         total = 0.0
         for k in range(N_TYPES):
-            _start_situation(p, ws, DEFENDER, k, 0.0, 1.0, bar, p[D_P_GREEDY])
+            _start_situation(p, ws, np.int64(DEFENDER), k, 0.0, 1.0, bar, p[D_P_GREEDY])
             ws[dc.SCR_SIT + dc.SIT_ALLOW] = ALL_MOVES
             ws[dc.SCR_SIT + dc.SIT_STAKE_VALUE] = 1.0 if z == 1 else p[UNCOMMITTED_VALUE]
-            dc.evaluate(p, ws, belief, 0)
-            dc.logit_probabilities(lam, ws, ev, N_MOVES, ws, pr)
+            dc.evaluate(p, ws, belief, b0)
+            dc.logit_probabilities(lam, ws, ev, np.int64(N_MOVES), ws, pr)
             total += d_prior[k] * ws[pr + MV_YIELD]
         p[A_YIELD + z] = total

@@ -9,10 +9,12 @@ with the same rules (:func:`scenario_from_mapping`).
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputWarning
+from ..io.experiment_file import name_from_file, plain_name, text_value
 from ..io.toml import read_toml
 from .params import (
     ALLY_INSTRUMENTS,
@@ -126,6 +128,10 @@ def scenario_from_mapping(data: dict, source: str, base: Scenario | None = None)
     unknown_meta = set(meta) - {"name", "description"}
     if unknown_meta:
         raise ConfigError(source, f"scenario.{sorted(unknown_meta)[0]}", "unknown field; allowed: name, description")
+    if "name" in meta:
+        plain_name(source, "scenario.name", meta["name"])
+    if "description" in meta:
+        text_value(source, "scenario.description", meta["description"])
     sections = {k.split(".")[0] for k in SPEC_BY_KEY}
     for section, table in data.items():
         if section == "scenario":
@@ -145,7 +151,7 @@ def scenario_from_mapping(data: dict, source: str, base: Scenario | None = None)
     if "strategy" in data.get("defender", {}) and "population" in data.get("defender", {}):
         raise ConfigError(source, "defender.population", "give either defender.strategy or defender.population, not both")
     scenario = Scenario(
-        name=str(meta.get("name", base.name if base else Path(source).stem)),
+        name=str(meta.get("name", base.name if base else name_from_file(source))),
         values=values,
         mixes=mixes,
         description=str(meta.get("description", base.description if base else "")),
@@ -184,6 +190,28 @@ def check_scenario(s: Scenario) -> None:
                 raise ConfigError(src, "defender.strategy", f"{used[0]} reassures an ally, but ally.present is false")
 
 
+#: Sections a scenario file is expected to write out; a file without them runs on defaults, with a warning
+#: (docs/model.md, "Scenario files"). Every other section is optional: its fields take their defaults silently.
+EXPECTED_SECTIONS = ("scenario", "challenger")
+
+
+def warn_defaulted(source: str, data: dict) -> None:
+    """Warn (:class:`~escalation_sim.errors.InputWarning`) when a scenario file leaves out what it should say."""
+    if "experiment" in data or "ipd" in data:
+        return
+    if not data:
+        warnings.warn(f"{source}: empty scenario file: every parameter takes its default (docs/model.md, "
+                      "\"Parameters\")", InputWarning, stacklevel=3)
+        return
+    missing = [f"[{s}]" for s in EXPECTED_SECTIONS if s not in data]
+    if missing:
+        warnings.warn(f"{source}: no {' or '.join(missing)} section: "
+                      + ("its name is the file's name" if "[scenario]" in missing else "")
+                      + ("; " if len(missing) > 1 else "")
+                      + ("the challenger's parameters take their defaults" if "[challenger]" in missing else ""),
+                      InputWarning, stacklevel=3)
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario file.
 
@@ -195,10 +223,17 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         ``section.name -> raw value`` applied on top (e.g. from the CLI).
     """
     data = read_toml(path)
+    if isinstance(data.get("experiment"), dict):
+        scen = data["experiment"].get("scenario")
+        raise ConfigError(str(path), "", "this is an experiment file, not a scenario file: give the scenario it names"
+                          + (f" (experiment.scenario = {scen!r}, relative to it)" if isinstance(scen, str) else "")
+                          + ", or run the experiment with 'escalation-sim run'")
     if overrides:
         for key, val in overrides.items():
             if "." not in key:
                 raise ConfigError(str(path), key, "allowed: section.name, e.g. channel.misperception")
             section, name = key.split(".", 1)
             data.setdefault(section, {})[name] = val
-    return scenario_from_mapping(data, str(path))
+    scenario = scenario_from_mapping(data, str(path))
+    warn_defaulted(str(path), data)
+    return scenario

@@ -19,17 +19,30 @@ from typing import ClassVar
 
 from ..engines.montecarlo import DEFAULT_BLOCK
 from ..errors import ConfigError
-from ..io.experiment_file import EXPERIMENT_FIELDS, declared_cells, label, positive_int
+from ..io.experiment_file import (
+    EXPERIMENT_FIELDS,
+    declared_cells,
+    label,
+    name_from_file,
+    positive_int,
+    run_fields,
+    scenario_path,
+    seed_value,
+)
 from ..io.toml import read_toml
 from ..ipd.config import IPDExperiment, is_ipd_file, load_ipd_experiment
-from ..model.params import CHALLENGER_STRATEGIES
+from ..model.params import CHALLENGER_STRATEGIES, SPEC_BY_KEY
 from ..model.scenario import Mix, Scenario
 from ..model.validation import load_scenario, parse_strategies, scenario_from_mapping
 
 # extra analyses a crisis experiment can ask for (escalation_sim/analysis/hooks.py runs them)
 ANALYSES = ("selection_bias", "ally_decay")
 TOURNAMENT_FIELDS = ("defender", "challenger", "motive")
-ROBUSTNESS_FIELDS = ("points", "replications", "seed")
+ROBUSTNESS_FIELDS = ("points", "replications", "seed", "contrasts", "sobol")
+POSTERIOR_FIELDS = ("file", "draws", "replications")
+# the contrast sets a [robustness] table may name, and whether each needs an ally (analysis/contrasts.py defines
+# them: CONTRAST_SETS; tests/test_flip.py checks the two agree)
+ROBUSTNESS_CONTRAST_SETS = {"lebow-stein": False, "ally-instruments": True, "renewal": True}
 MOTIVE_P_NEED = {"opportunity": 0.0, "need": 1.0}
 SCENARIO_SEED = 1  # seed of a bare scenario file (as ``escalation-sim simulate``)
 
@@ -136,10 +149,13 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     """Load and validate a crisis experiment file (``data``: its parsed TOML, if already read)."""
     source = str(path)
     data = read_toml(path) if data is None else data
-    unknown = set(data) - {"experiment", "grid", "cells", "tournament", "robustness"}
+    not_an_experiment(source, data)
+    unknown = set(data) - {"experiment", "grid", "cells", "tournament", "robustness", "posterior"}
     if unknown:
-        raise ConfigError(source, sorted(unknown)[0], "unknown section; allowed: experiment, grid, cells, tournament, robustness")
-    robustness_spec(data, source)
+        raise ConfigError(source, sorted(unknown)[0],
+                          "unknown section; allowed: experiment, grid, cells, tournament, robustness, posterior")
+    rspec = robustness_spec(data, source)
+    posterior_spec(data, source)
     exp = data.get("experiment")
     if not isinstance(exp, dict):
         raise ConfigError(source, "experiment", "missing [experiment] table (name, scenario, replications, seed)")
@@ -147,13 +163,12 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
     if bad:
         allowed = sorted(EXPERIMENT_FIELDS | {"analysis"})
         raise ConfigError(source, f"experiment.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(allowed)}")
-    if "scenario" not in exp or not isinstance(exp["scenario"], str):
-        raise ConfigError(source, "experiment.scenario", "required: path of the base scenario file")
-    scen_path = (Path(path).parent / exp["scenario"]).resolve()
+    run = run_fields(source, exp, name_from_file(path), 100_000, DEFAULT_BLOCK)
+    scen_path = scenario_path(source, exp)
+    if "experiment" in read_toml(scen_path):
+        raise ConfigError(source, "experiment.scenario", f"{exp['scenario']} is an experiment file; allowed: a scenario file")
     base = load_scenario(scen_path)
-    replications = positive_int(source, "experiment.replications", exp.get("replications", 100_000))
-    seed = positive_int(source, "experiment.seed", exp.get("seed", 0), lo=0)
-    block = positive_int(source, "experiment.block_size", exp.get("block_size", DEFAULT_BLOCK))
+    check_robustness_ally(rspec, base, source)
     analysis = exp.get("analysis")
     if analysis is not None and analysis not in ANALYSES:
         raise ConfigError(source, "experiment.analysis", f"got {analysis!r}; allowed: {', '.join(ANALYSES)}")
@@ -177,23 +192,42 @@ def load_crisis_experiment(path: str | Path, data: dict | None = None) -> Experi
         built.append(Cell(idx, label_, scen, over))
     _check_analysis(source, analysis, built)
     return Experiment(
-        name=str(exp.get("name", Path(path).stem)),
+        name=run["name"],
         source=source,
         scenario_path=str(scen_path),
         cells=tuple(built),
-        replications=replications,
-        seed=seed,
-        block_size=block,
-        description=str(exp.get("description", "")),
+        replications=run["replications"],
+        seed=run["seed"],
+        block_size=run["block_size"],
+        description=run["description"],
         raw=data,
     )
 
 
-def robustness_spec(data: dict, source: str) -> dict | None:
-    """The validated ``[robustness]`` table (points, replications, seed), or None if the file has none.
+SCENARIO_SECTIONS = frozenset({"scenario"} | {k.split(".")[0] for k in SPEC_BY_KEY})
 
-    The analysis (``escalation_sim/analysis/robustness.py``) runs Lebow & Stein's contrasts over a Latin
-    hypercube of ``points`` parameter vectors of the documented box, ``replications`` crises per mix and point.
+
+def not_an_experiment(source: str, data: dict) -> None:
+    """A clear error for a scenario file where an experiment file belongs (a file without ``[experiment]``)."""
+    if "experiment" in data:
+        return
+    if "ipd" in data:
+        raise ConfigError(source, "", "this is an IPD scenario file, not an experiment: commands that run experiments "
+                          "(run, tournament, sweep) take an experiment file naming it (see experiments/ipd-tournament.toml); "
+                          "'escalation-sim simulate' plays one match of it")
+    if not data or set(data) & SCENARIO_SECTIONS:
+        raise ConfigError(source, "", "this is a scenario file, not an experiment (it has no [experiment] table): "
+                          "commands that run experiments (run, tournament, sweep) take an experiment file that names a "
+                          "scenario and its cells (see experiments/default.toml and docs/experiments.md); "
+                          "'escalation-sim simulate' plays one crisis of a scenario")
+
+
+def robustness_spec(data: dict, source: str) -> dict | None:
+    """The validated ``[robustness]`` table (points, replications, seed, contrasts, sobol), or None if none.
+
+    The analysis (``escalation_sim/analysis/flip.py``) runs the named contrast sets [default: Lebow & Stein's] over
+    a Latin hypercube of ``points`` parameter vectors of the documented box, ``replications`` crises per arm and
+    point, and with ``sobol = N`` (a power of 2) their Sobol indices over the same box.
     """
     spec = data.get("robustness")
     if spec is None:
@@ -208,8 +242,64 @@ def robustness_spec(data: dict, source: str) -> dict | None:
         "replications": positive_int(source, "robustness.replications", spec.get("replications", 4096), lo=64),
     }
     if "seed" in spec:
-        out["seed"] = positive_int(source, "robustness.seed", spec["seed"], lo=0)
+        out["seed"] = seed_value(source, "robustness.seed", spec["seed"])
+    if "contrasts" in spec:
+        sets = spec["contrasts"]
+        sets = [sets] if isinstance(sets, str) else sets
+        allowed = ", ".join(ROBUSTNESS_CONTRAST_SETS)
+        if not isinstance(sets, list) or not sets or not all(isinstance(x, str) for x in sets):
+            raise ConfigError(source, "robustness.contrasts", f"allowed: a list of contrast sets: {allowed}")
+        for x in sets:
+            if x not in ROBUSTNESS_CONTRAST_SETS:
+                raise ConfigError(source, "robustness.contrasts", f"unknown contrast set {x!r}; allowed: {allowed}")
+        out["contrasts"] = list(sets)
+    if "sobol" in spec:
+        n = positive_int(source, "robustness.sobol", spec["sobol"], lo=0)
+        if n & (n - 1):
+            raise ConfigError(source, "robustness.sobol", f"got {n}; allowed: 0 (none) or a power of 2, e.g. 64")
+        out["sobol"] = n
     return out
+
+
+def check_robustness_ally(spec: dict | None, base: Scenario, source: str) -> None:
+    """A ``[robustness]`` table's contrast sets that compare an ally's reassurance need a scenario with an ally."""
+    for x in (spec or {}).get("contrasts", []):
+        if ROBUSTNESS_CONTRAST_SETS[x] and base.value("ally.present") == 0.0:
+            raise ConfigError(source, "robustness.contrasts", f"{x!r} compares the ally's reassurance, but the "
+                              f"scenario {base.name!r} has no ally; allowed: a scenario with ally.present = true")
+
+
+def posterior_spec(data: dict, source: str) -> dict | None:
+    """The validated ``[posterior]`` table (file, draws, replications), or None if the file has none.
+
+    An experiment with a ``[posterior]`` runs on calibrated parameters: ``escalation-sim run`` evaluates every
+    cell at ``draws`` draws of the posterior ``file`` (a shipped posterior by name, ``"crisis-record"``, or a
+    path relative to the experiment file), ``replications`` crises per draw; ``run --illustrative`` runs the
+    scenario's illustrative defaults instead (docs/calibration.md).
+    """
+    from ..calibration.targets import SHIPPED_POSTERIORS, posterior_file
+
+    spec = data.get("posterior")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(source, "posterior", f"allowed: a table with {', '.join(POSTERIOR_FIELDS)}")
+    bad = set(spec) - set(POSTERIOR_FIELDS)
+    if bad:
+        raise ConfigError(source, f"posterior.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(POSTERIOR_FIELDS)}")
+    name = spec.get("file")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(source, "posterior.file", f"required; allowed: {', '.join(repr(k) for k in SHIPPED_POSTERIORS)} "
+                          "(shipped) or the path of a posterior.csv/.parquet written by calibrate")
+    path = posterior_file(name, source)
+    if not path.is_file():
+        raise ConfigError(source, "posterior.file", f"{name!r}: no such file ({path}); allowed: "
+                          f"{', '.join(repr(k) for k in SHIPPED_POSTERIORS)} or the path of a posterior written by calibrate")
+    return {
+        "file": path, "name": name,
+        "draws": positive_int(source, "posterior.draws", spec.get("draws", 64), lo=2),
+        "replications": positive_int(source, "posterior.replications", spec.get("replications", 4096), lo=100),
+    }
 
 
 def require_crisis(experiment, source: str, why: str) -> Experiment:

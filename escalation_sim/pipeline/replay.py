@@ -9,11 +9,10 @@ manifest has the same cells).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..errors import OptionError
-from ..io.manifest import MANIFEST
+from ..errors import DamagedFile, OptionError
+from ..io.manifest import MANIFEST, read_manifest
 from ..ipd.config import is_ipd_file
 from ..ipd.model import IPDGame
 from ..ipd.run import game_from_manifest
@@ -28,8 +27,8 @@ def simulate_form(scenario: Path | None, from_dir: Path | None) -> str:
     if from_dir is not None:
         p = from_dir / MANIFEST
         try:
-            return "ipd" if p.is_file() and json.loads(p.read_text()).get("form") == "ipd" else "crisis"
-        except (OSError, ValueError):
+            return "ipd" if p.is_file() and read_manifest(p).get("form") == "ipd" else "crisis"
+        except DamagedFile:
             return "crisis"
     return "crisis"
 
@@ -39,7 +38,10 @@ def _manifest(from_dir: Path) -> dict:
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         raise OptionError(f"{from_dir}: no manifest.json: not a results directory")
-    return json.loads(path.read_text())
+    m = read_manifest(path)
+    if "cells" not in m or "seed" not in m:
+        raise OptionError(f"{path}: not the manifest of a crisis run (no cells or seed): nothing to replay")
+    return m
 
 
 def crisis_to_replay(from_dir: Path, cell: int) -> tuple[Scenario, int]:
@@ -53,5 +55,5 @@ def crisis_to_replay(from_dir: Path, cell: int) -> tuple[Scenario, int]:
 
 def match_to_replay(from_dir: Path, cell: int) -> tuple[IPDGame, int]:
     """Match setting and seed of cell ``cell`` of an IPD run."""
-    m = json.loads((from_dir / MANIFEST).read_text())
+    m = read_manifest(from_dir / MANIFEST)
     return game_from_manifest(m, cell), int(m["seed"])

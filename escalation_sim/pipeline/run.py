@@ -24,11 +24,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._cache import source_hash
+from .._cache import compile_notice, mark_warm, source_hash
 from .._version import __version__
 from ..engines import montecarlo as mc
-from ..errors import RunInterrupted, SchedulerError
-from ..io.files import atomic_write_bytes, prepare_run_dir, write_table
+from ..errors import OptionError, RunInterrupted
+from ..io.experiment_file import NAME_RE
+from ..io.files import atomic_write_bytes, prepare_run_dir, sha256_file, write_table
 from ..io.manifest import MANIFEST, Manifest
 from ..ipd import montecarlo as ipd_mc
 from ..ipd import run as ipd_run
@@ -121,7 +122,10 @@ def execute_run(
 
 
 def default_directory(name: str, chash: str, settings: RunSettings) -> Path:
-    """``results/<experiment>/<config hash>-seed<S>-n<N>[-hw<target>]``."""
+    """``results/<experiment>/<config hash>-seed<S>-n<N>[-hw<target>]``, always inside ``results/``."""
+    if not NAME_RE.match(name) or ".." in name:
+        raise OptionError(f"experiment name {name!r} is not a plain name: results would be written outside results/; "
+                          "give --out")
     hw = settings.target_halfwidth
     return Path("results") / name / (f"{chash[:10]}-seed{settings.seed}-n{settings.replications}"
                                      + (f"-hw{hw:g}" if hw else ""))
@@ -164,33 +168,47 @@ def _execute_crisis(exp, settings, experiment_file, out, force, extra_outputs, e
     ident = {"config_hash": chash, "seed": settings.seed, "replications_requested": settings.replications,
              "block_size": settings.block_size, "target_halfwidth": settings.target_halfwidth,
              "model_source_hash": source_hash()}
+    note = rd.lock()
+    try:
+        if note:
+            log(f"warning: {out_dir}: {note}")
+        return _run_locked(exp, settings, experiment_file, rd, ident, force, extra_outputs, executor, on_progress, log)
+    finally:
+        rd.unlock()
+
+
+def _run_locked(exp, settings, experiment_file, rd, ident, force, extra_outputs, executor, on_progress, log) -> RunResult:
+    out_dir = rd.path
     resumed = rd.claim(ident, force)
+    rd.expect_blocks(ident, [c.scenario.value("crisis.horizon") for c in exp.cells])
     own_executor = executor is None
     if own_executor:
-        try:
-            executor = make_executor(settings)
-        except SchedulerError:
-            rd.release_if_new()
-            raise
+        executor = make_executor(settings)
     try:
         manifest = rd.start_manifest(run_manifest_fields(exp, experiment_file, ident, settings), resumed)
-        totals = rd.load_totals(len(exp.cells)) if resumed else None
-        done = sum(tot.n for tot in totals) if totals else 0
         i, n_shards = settings.shard
-        log(f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {settings.replications:,} replications, "
-            f"seed {settings.seed}, " + (f"{settings.threads} threads" if settings.backend == "threads" else "dask")
-            + (f", shard {i}/{n_shards}" if settings.sharded else "") + f" -> {out_dir}"
-            + (f"; resuming: {done:,} replications (all cells) already done" if resumed else ""))
         t0 = time.perf_counter()
-        total = settings.replications * len(exp.cells)
         try:
-            log("loading compiled kernels (the first run compiles them, ~35 s)...")
+            totals = rd.load_totals(log) if resumed else None
+            if rd.quarantined:
+                manifest["quarantined"] = manifest.get("quarantined", []) + rd.quarantined
+                manifest.write()
+            done = sum(tot.n for tot in totals) if totals else 0
+            log(f"escalation-sim {__version__}: {exp.name}, {len(exp.cells)} cells x {settings.replications:,} replications, "
+                f"seed {settings.seed}, " + (f"{settings.threads} threads" if settings.backend == "threads" else "dask")
+                + (f", shard {i}/{n_shards}" if settings.sharded else "") + f" -> {out_dir}"
+                + (f"; resuming: {done:,} replications (all cells) already done" if resumed else ""))
+            total = settings.replications * len(exp.cells)
+            notice = compile_notice()
+            if notice:
+                log(notice)
             mc.warm_up()
+            mark_warm("crisis")
             on_progress(done, total, "replications")
 
-            def on_result(cell: int, res: mc.BlockResults) -> None:
+            def on_result(cell: int, res: mc.BlockResults, n_total: int) -> None:
                 nonlocal done
-                rd.save_chunk(cell, res)
+                rd.save_chunk(cell, res, n_total)
                 done += int(res.counts.sum())
                 on_progress(done, total, "replications")
 
@@ -205,9 +223,9 @@ def _execute_crisis(exp, settings, experiment_file, out, force, extra_outputs, e
     seconds = time.perf_counter() - t0
     n = scheduled.replications
     if settings.sharded:
-        path = rd.write_shard(scheduled.totals)
+        path, sha = rd.write_shard(scheduled.totals)
         manifest.finish("complete", replications=n, stop_rule=scheduled.stop_rule, seconds=round(seconds, 3),
-                        files=[path.name])
+                        files=[path.name], checksums={path.name: "sha256:" + sha})
         log(f"shard {i}/{n_shards} complete: {path}; run 'escalation-sim merge {out_dir}' when every shard is done")
         return RunResult(out_dir, manifest, replications=n, seconds=seconds, shard_file=path)
     cells, outcomes = summarize(exp.cells, scheduled.totals)
@@ -215,9 +233,14 @@ def _execute_crisis(exp, settings, experiment_file, out, force, extra_outputs, e
     write_table(outcomes, out_dir, "outcomes")
     manifest.update(replications=n, stop_rule=scheduled.stop_rule, seconds=round(seconds, 3))
     files = TABLES + write_presentation(out_dir, cells, outcomes, manifest, extra_outputs)
-    manifest.finish("complete", files=files)
+    manifest.finish("complete", files=files, checksums=file_checksums(out_dir, TABLES))
     return RunResult(out_dir, manifest, cells, outcomes, replications=n, seconds=seconds,
                      text=summary_table(cells, n, seconds))
+
+
+def file_checksums(directory: Path, names) -> dict[str, str]:
+    """``{name: "sha256:<hex>"}`` of files of a results directory (recorded in its manifest)."""
+    return {name: "sha256:" + sha256_file(directory / name) for name in names}
 
 
 def _execute_ipd(exp, settings, experiment_file, out, force, on_progress, log) -> RunResult:
@@ -231,7 +254,11 @@ def _execute_ipd(exp, settings, experiment_file, out, force, on_progress, log) -
         f"seed {settings.seed}, {settings.threads} threads -> {out_dir}")
     t0 = time.perf_counter()
     try:
+        notice = compile_notice("ipd")
+        if notice:
+            log(notice)
         ipd_mc.warm_up()
+        mark_warm("ipd")
         on_progress(0, len(exp.cells), "cells")
         cells, standings = ipd_run.play(exp, settings.replications, settings.seed, settings.block_size,
                                         settings.threads, on_cell=lambda i: on_progress(i + 1, len(exp.cells), "cells"))

@@ -74,14 +74,14 @@ def run_cells(
     settings: RunSettings,
     executor=None,
     totals: list[mc.CellTotals] | None = None,
-    on_result: Callable[[int, mc.BlockResults], None] | None = None,
+    on_result: Callable[[int, mc.BlockResults, int], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Scheduled:
     """Run every cell (scenario) to ``settings.replications`` (or a shard's share of the blocks).
 
     ``totals`` may hold blocks finished earlier (a resumed run): they are not
-    run again. ``on_result(cell, results)`` sees each finished chunk (to
-    checkpoint it and advance a progress bar). ``executor`` defaults to local
+    run again. ``on_result(cell, results, n)`` sees each finished chunk and the
+    replications per cell it was run for (to checkpoint it and advance a progress bar). ``executor`` defaults to local
     threads (``settings.threads``).
 
     With ``settings.target_halfwidth`` set, replications start at
@@ -101,9 +101,9 @@ def run_cells(
         # blocks per task: enough to keep the threads busy, and at most ~200 checkpoint files per cell
         chunk = max(4 * settings.threads if executor.name == "threads" else 4, -(-mc.n_blocks(n, bs) // 200))
         for cell, res in executor.run(make_tasks(cells, totals, n, settings, chunk)):
-            totals[cell].add(res)
             if on_result is not None:
-                on_result(cell, res)
+                on_result(cell, res, n)
+            totals[cell].add(res)
         if settings.target_halfwidth is None:
             stop = {"rule": "fixed", "replications": n}
             break

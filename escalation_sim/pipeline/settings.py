@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..engines.montecarlo import max_threads
 from ..errors import OptionError
+from ..io.experiment_file import REPLICATIONS_MAX, SEED_MAX, SEED_RANGE
 from ..scale.shards import parse_shard
 
 BACKENDS = ("threads", "dask")
@@ -74,19 +75,20 @@ def resolve_settings(
     n = experiment.replications if replications is None else replications
     s = experiment.seed if seed is None else seed
     bs = experiment.block_size if block_size is None else block_size
-    if n < 1:
-        raise OptionError(f"--replications {n}: allowed: a whole number >= 1")
-    if s < 0:
-        raise OptionError(f"--seed {s}: allowed: a whole number >= 0")
-    if bs < 1:
-        raise OptionError(f"--block-size {bs}: allowed: a whole number >= 1")
+    check_seed(s)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= REPLICATIONS_MAX:
+        raise OptionError(f"--replications {n}: allowed: a whole number in [1, {REPLICATIONS_MAX}]")
+    if isinstance(bs, bool) or not isinstance(bs, int) or not 1 <= bs <= REPLICATIONS_MAX:
+        raise OptionError(f"--block-size {bs}: allowed: a whole number in [1, {REPLICATIONS_MAX}]")
     t = check_threads(threads)
     if experiment.form == "ipd":
         return RunSettings(replications=n, seed=s, block_size=bs, threads=t)
     if target_halfwidth is not None and not 0 < target_halfwidth < 0.5:
         raise OptionError(f"--target-halfwidth {target_halfwidth}: allowed: a number in (0, 0.5)")
-    if max_replications < n:
-        raise OptionError(f"--max-replications {max_replications}: allowed: at least --replications ({n})")
+    if target_halfwidth is not None and max_replications < n:
+        given = "--replications" if replications is not None else f"experiment.replications in {experiment.source}"
+        raise OptionError(f"--max-replications {max_replications}: allowed: at least the starting replications "
+                          f"({n:,}, from {given})")
     shard_ = parse_shard(shard) if shard is None or isinstance(shard, str) else tuple(shard)
     if len(shard_) != 2 or not (shard_[1] >= 1 and 0 <= shard_[0] < shard_[1]):
         raise OptionError(f"--shard {shard_}: allowed: (i, n) with 0 <= i < n")
@@ -101,6 +103,13 @@ def resolve_settings(
     return RunSettings(replications=n, seed=s, block_size=bs, threads=t, target_halfwidth=target_halfwidth,
                        max_replications=max_replications, shard=(int(shard_[0]), int(shard_[1])), backend=backend,
                        scheduler=scheduler, workers=workers)
+
+
+def check_seed(seed, option: str = "--seed") -> int:
+    """``seed`` if it is in the one allowed range, 0 to 2^63 - 1 (every command, file and the API), else OptionError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise OptionError(f"{option} {seed}: allowed: {SEED_RANGE}")
+    return seed
 
 
 def check_threads(threads: int | None) -> int:

@@ -9,13 +9,12 @@ bit-identical to a one-process run.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
-from ..errors import MergeError, OptionError
-from ..io.manifest import MANIFEST
+from ..errors import DamagedFile, MergeError, OptionError
+from ..io.manifest import MANIFEST, read_manifest
 from .rundir import IDENTITY, VERSIONED
 
 SHARD_RE = re.compile(r"^shard-(\d+)-of-(\d+)\.json$")
@@ -62,7 +61,10 @@ def check_shards(directory: Path, force: bool = False) -> tuple[int, dict[tuple[
     for p in sorted(directory.glob("shard-*-of-*.json")):
         mt = SHARD_RE.match(p.name)
         if mt:
-            found[(int(mt.group(1)), int(mt.group(2)))] = json.loads(p.read_text())
+            try:
+                found[(int(mt.group(1)), int(mt.group(2)))] = read_manifest(p)
+            except DamagedFile as exc:
+                raise MergeError(f"{exc}; run shard {mt.group(1)}/{mt.group(2)} again with --force") from None
     if not found:
         raise MergeError(f"{directory}: no shard manifests (shard-I-of-N.json) to merge")
     counts = {n for _, n in found}
@@ -83,11 +85,15 @@ def check_shards(directory: Path, force: bool = False) -> tuple[int, dict[tuple[
             if m.get(field) != ref.get(field):
                 raise MergeError(f"{name}: {field} is {m.get(field)!r} but shard-0-of-{n_shards} has {ref.get(field)!r}")
         for pkg in VERSIONED:
-            if m["versions"].get(pkg) != ref["versions"].get(pkg):
+            if m.get("versions", {}).get(pkg) != ref.get("versions", {}).get(pkg):
                 raise MergeError(f"{name}: {pkg} version {m['versions'].get(pkg)} differs from shard-0-of-{n_shards}'s "
                                  f"{ref['versions'].get(pkg)}")
     merged = directory / MANIFEST
     if merged.is_file() and not force:
+        try:
+            read_manifest(merged)
+        except DamagedFile as exc:
+            raise MergeError(f"{exc}; pass --force to merge again") from None
         raise MergeError(f"{merged} exists: the shards were merged already; pass --force to merge again")
     return n_shards, found
 
