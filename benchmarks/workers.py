@@ -34,10 +34,12 @@ it is an assumption, printed with the projection.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -169,6 +171,7 @@ def experiment_file() -> Path:
     """A one-cell experiment of the extended-deterrence scenario (``run`` takes experiments), written once."""
     if not _experiment:
         path = Path(tempfile.mkdtemp(prefix="esim-workers-")) / "bench-extended.toml"
+        atexit.register(shutil.rmtree, path.parent, True)
         path.write_text(EXPERIMENT_TEXT)
         _experiment.append(path)
     return _experiment[0]
