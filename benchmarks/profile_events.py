@@ -5,7 +5,7 @@ Usage::
     python benchmarks/profile_events.py [-n 300] [--perf] [--json FILE]
 
 1. Event counts. The SimPy engine's trace of ``n`` crises per shipped scenario
-   (``record=True``; same seed and replications as ``run.py``, and the same
+   (``record=True``; same seed as the asv speed benchmarks (``configurations.SEED``), and the same
    events as the compiled engine, which replays them exactly) is counted by
    message kind and handling actor, per replication, and split into events
    before the crisis outcome and after it (with an ally the run follows the
