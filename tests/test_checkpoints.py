@@ -32,6 +32,9 @@ from escalation_sim.scale import blocks as store
 from escalation_sim.scale import invariants
 from escalation_sim.scale.rundir import IDENTITY
 
+#: the quick loop (-m 'not slow') leaves these out: damaged resume state: runs, damages and reruns whole runs (seconds each); CI runs them
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 

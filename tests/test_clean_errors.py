@@ -224,6 +224,7 @@ def check_refused(proc, path) -> None:
     assert len(errors) == 1 and str(path) in errors[0] and "Permission denied" in errors[0], proc.stderr
 
 
+@pytest.mark.slow  # a subprocess per case
 @needs_ro
 @pytest.mark.parametrize("where", ["out", "parent of out"])
 def test_read_only_out(tmp_path, where):
@@ -240,6 +241,7 @@ def test_read_only_out(tmp_path, where):
         ro.chmod(0o755)
 
 
+@pytest.mark.slow  # a subprocess per case
 @needs_ro
 def test_read_only_results_directory(tmp_path):
     exp = scale_experiment(tmp_path, reps=500)
@@ -255,6 +257,7 @@ def test_read_only_results_directory(tmp_path):
         (tmp_path / "results").chmod(0o755)
 
 
+@pytest.mark.slow  # a subprocess per case
 @needs_ro
 def test_simulate_figure_into_a_read_only_directory(tmp_path):
     ro = tmp_path / "ro"
@@ -276,6 +279,7 @@ def test_out_is_a_file(tmp_path):
 
 
 # --- Ctrl-C while starting ---------------------------------------------------------------------------------------
+@pytest.mark.slow  # a subprocess per case
 @pytest.mark.parametrize("after", [0.3, 0.8, 1.5])
 def test_ctrl_c_while_starting_is_a_message_and_exit_130(tmp_path, after):
     exp = scale_experiment(tmp_path, reps=500)

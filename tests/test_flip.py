@@ -17,6 +17,9 @@ from fake_posterior import fake_posterior
 
 from escalation_sim.analysis import contrasts as ct
 
+#: the quick loop (-m 'not slow') leaves these out: each runs the robustness command end to end; CI runs them
+pytestmark = pytest.mark.slow
+
 SMALL = ["--points", 8, "-n", 320, "--sobol", 2, "--draws", 8]
 
 

@@ -23,9 +23,13 @@ from escalation_sim.errors import RunLocked
 from escalation_sim.scale import lock as lockmod
 from escalation_sim.scale.lock import LOCK_NAME, DirLock, shard_lock_name
 
+#: the quick loop (-m 'not slow') leaves these out: locks: concurrent runs and killed processes (seconds each); CI runs them
+pytestmark = pytest.mark.slow
+
 HOLD = """
 import sys, time
 from escalation_sim.scale.lock import DirLock
+
 lock = DirLock(sys.argv[1], sys.argv[2])
 lock.acquire()
 print("locked", flush=True)

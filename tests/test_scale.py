@@ -17,6 +17,9 @@ from conftest import cli as _run
 from escalation_sim.engines import montecarlo as mc
 from escalation_sim.io.manifest import Manifest
 
+#: the quick loop (-m 'not slow') leaves these out: shards, merge and resume write and verify many files (seconds each); CI runs them
+pytestmark = pytest.mark.slow
+
 
 def edit_manifest(path, **changes):
     """Change fields of a manifest as another run (or version) would have written them: re-signed, so only the
