@@ -387,3 +387,25 @@ def test_posterior_ranking_of_a_grid_ranks_mixes_within_each_challenger_populati
     top = r.groupby("context").first()["option"]
     assert top["challenger.p_need=0"] == "immediate_deterrence" and top["challenger.p_need=1"] == "none"
     assert (r["p_best"].groupby(r["context"]).sum() == 1.0).all() and r["mean_rank"].max() == 2.0
+
+
+def test_posterior_ranking_compares_policies_not_their_settings():
+    """The renewal interval and the instruments' costs are part of the policy a ranking compares: the ally
+    portfolio's five policies (each with its own costs) are ranked against each other in one context, and a
+    renewal grid ranks instrument x renewal together within each challenger population."""
+    from types import SimpleNamespace
+
+    from escalation_sim.analysis.calibration import option_groups
+    from escalation_sim.pipeline.experiment import load_experiment
+
+    groups = option_groups(load_experiment(Path(__file__).resolve().parents[1] / "experiments" / "ally-portfolio.toml"))
+    assert {ctx for ctx, _ in groups} == {""} and len(groups) == 5
+    assert ("", "immediate_deterrence+tripwire, cost_tripwire=0.06") in groups
+    cells = [SimpleNamespace(overrides={"challenger.p_need": q, "defender.renewal_interval": r,
+                                        "defender.strategy": ["public_statement"]}, label="")
+             for q in (0.0, 1.0) for r in (15.0, 120.0)]
+    groups = option_groups(SimpleNamespace(raw={}, cells=cells))
+    assert sorted(groups) == [("challenger.p_need=0", "public_statement, renewal_interval=120"),
+                              ("challenger.p_need=0", "public_statement, renewal_interval=15"),
+                              ("challenger.p_need=1", "public_statement, renewal_interval=120"),
+                              ("challenger.p_need=1", "public_statement, renewal_interval=15")]

@@ -384,13 +384,20 @@ def _value_text(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def is_policy(key: str) -> bool:
+    """Whether a cell's setting is part of the defender's policy (compared by a ranking) rather than of the world
+    the policy meets (its context): the mix, the renewal interval and the instruments' costs."""
+    return key in ("defender.strategy", "defender.renewal_interval") or key.startswith("effects.cost_")
+
+
 def option_groups(exp) -> dict[tuple[str, str], list[int]]:
     """The options a ranking compares, each with its context: ``{(context, option): cells}``.
 
     A ``[tournament]``'s defender mixes are averaged over their opponents (one context). Otherwise each cell is an
-    option named by its defender mix, ranked against the cells that share its other settings (its context, e.g.
-    ``challenger.p_need=1``): ranking mixes across different challenger populations would compare the
-    populations, not the mixes. A cell that sets no defender mix is named by its label.
+    option named by the defender's policy: its mix and, if the cell sets them, how often it renews and what its
+    instruments cost (:func:`is_policy`); it is ranked against the cells that share its other settings (its
+    context, e.g. ``challenger.p_need=1``): ranking mixes across different challenger populations would compare
+    the populations, not the mixes. A cell that sets no defender mix is named by its label.
     """
     groups: dict[tuple[str, str], list[int]] = {}
     tournament = "tournament" in exp.raw
@@ -400,7 +407,9 @@ def option_groups(exp) -> dict[tuple[str, str], list[int]]:
             key = ("", _value_text(over.get("defender.strategy", [])))
         elif "defender.strategy" in over:
             mix = over.pop("defender.strategy")
-            key = (", ".join(f"{k}={_value_text(v)}" for k, v in over.items()), _value_text(mix))
+            policy = "".join(f", {k.split('.', 1)[1]}={_value_text(v)}" for k, v in over.items() if is_policy(k))
+            context = ", ".join(f"{k}={_value_text(v)}" for k, v in over.items() if not is_policy(k))
+            key = (context, _value_text(mix) + policy)
         else:
             key = ("", c.label)
         groups.setdefault(key, []).append(i)
