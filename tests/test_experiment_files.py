@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from conftest import EXPERIMENTS, cli
 
-from escalation_sim.analysis.calibration import load_calibration
+from escalation_sim.analysis.calibration import ALLY_MEASURES, load_calibration
 from escalation_sim.ipd.config import load_ipd_scenario
+from escalation_sim.model.constants import OUTCOME_NAMES
 from escalation_sim.model.validation import load_scenario
 from escalation_sim.pipeline.experiment import load_experiment
 
@@ -130,7 +131,18 @@ def test_every_calibrated_experiment_runs_over_its_posterior(path, tmp_path):
     cells = pd.read_csv(out / "posterior_cells.csv")
     allc = cells[(cells["motive"] == "all")]
     assert sorted(allc["cell"].unique()) == list(range(len(exp.cells)))
-    assert np.allclose(allc.groupby("cell")["mean"].sum(), 1.0)
+    crisis = allc[allc["measure"].isin(OUTCOME_NAMES)]
+    assert np.allclose(crisis.groupby("cell")["mean"].sum(), 1.0)
+    # the ally's outcomes are reported iff the scenario has an ally; entrapment is a war (in a crisis the ally
+    # opened), so its share never exceeds the war share, draw by draw and so on average
+    ally = allc[allc["measure"].isin(ALLY_MEASURES)].pivot(index="cell", columns="measure", values="mean")
+    has_ally = exp.cells[0].scenario.value("ally.present") != 0.0
+    assert (len(ally) == len(exp.cells)) == has_ally and (len(ally) == 0) == (not has_ally)
+    if has_ally:
+        war = crisis[crisis["measure"] == "war"].set_index("cell")["mean"]
+        assert ((ally >= 0) & (ally <= 1)).all().all()
+        assert (ally["entrapment"] <= war + 1e-12).all()
+        assert (ally["proliferation"] <= ally["programme"] + 1e-12).all()
     assert json.loads((out / "manifest.json").read_text())["exit_status"] == "complete"
     assert "Ranking over the posterior" in res.output
     # an experiment with literature contrasts tells the reader of its report where they hold, and how to see it

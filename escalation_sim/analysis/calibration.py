@@ -200,15 +200,29 @@ def outcome_counts_by_draw(cells, draws: pd.DataFrame, names: list[str], replica
     Each cell's scenario takes the draw's values (except the parameters the cell itself sets); every cell and
     draw runs the same replications on the streams of ``(seed, r)`` (common random numbers).
     """
+    return counts_by_draw(cells, draws, names, replications, seed, block_size, threads)[0]
+
+
+#: the ally's outcomes a run over a posterior reports beside the crisis outcomes (shares of all replications)
+ALLY_MEASURES = ("abandonment", "programme", "proliferation", "entrapment")
+
+
+def counts_by_draw(cells, draws: pd.DataFrame, names: list[str], replications: int, seed: int,
+                   block_size: int = 1024, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`outcome_counts_by_draw`'s counts, and the ally's: ``(cells, draws, 2, len(ALLY_MEASURES))`` (replications
+    with abandonment, an ally programme, a proliferated ally, entrapment; by motive)."""
     threads = threads or mc.max_threads()
     executor = LocalExecutor(threads)
     out = np.zeros((len(cells), len(draws), 2, N_OUTCOMES), dtype=np.int64)
+    ally = np.zeros((len(cells), len(draws), 2, len(ALLY_MEASURES)), dtype=np.int64)
     for i, cell in enumerate(cells):
         for m in range(len(draws)):
             values = {k: float(draws.iloc[m][k]) for k in names if k not in cell.overrides}
             tot = run_scenario(cell.scenario.with_values(values), replications, seed, block_size, threads, executor)
             out[i, m] = np.asarray(tot.counts)
-    return out
+            ally[i, m] = np.stack([np.asarray(x) for x in (tot.abandonment, tot.programme, tot.prolif,
+                                                           tot.entrapment)], axis=-1)
+    return out, ally
 
 
 def motive_counts(counts: np.ndarray, motive: str) -> np.ndarray:
@@ -244,13 +258,17 @@ def posterior_cells(cells, p: np.ndarray, replications: int, measure: str = "war
     return pd.DataFrame(rows), pd.DataFrame(out)
 
 
-def posterior_tables(cells, counts: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def posterior_tables(cells, counts: np.ndarray,
+                     ally: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Every outcome of every cell over the posterior, for all challengers and by motive; pairs for war.
 
-    ``counts`` is :func:`outcome_counts_by_draw`'s array. The replications behind a motive's share at a draw are
-    that motive's replications (their mean over draws enters the Monte Carlo variance). Returns the cell table,
-    the pair table (war only) and P(war) of every cell at every draw for all challengers.
+    ``counts`` is :func:`outcome_counts_by_draw`'s array; ``ally`` (:func:`counts_by_draw`), if given and the
+    experiment has an ally, adds the ally's outcomes (:data:`ALLY_MEASURES`, shares of all replications). The
+    replications behind a motive's share at a draw are that motive's replications (their mean over draws enters
+    the Monte Carlo variance). Returns the cell table, the pair table (war only) and P(war) of every cell at every
+    draw for all challengers.
     """
+    has_ally = ally is not None and any(c.scenario.value("ally.present") != 0.0 for c in cells)
     tables, pair_tables = [], []
     p_war_all = None
     for motive in ("all", "opportunity", "need"):
@@ -271,6 +289,12 @@ def posterior_tables(cells, counts: np.ndarray) -> tuple[pd.DataFrame, pd.DataFr
                 pair_tables.append(pairs_df)
                 if motive == "all":
                     p_war_all = c[:, :, k] / np.maximum(1.0, n)
+        if has_ally:
+            a = motive_counts(ally, motive).astype(float)  # (cells, draws, ally measures)
+            for k, name in enumerate(ALLY_MEASURES):
+                cells_df, _ = posterior_cells(sub, a[keep, :, k] / n[keep], reps, name, pairs=False)
+                cells_df.insert(2, "motive", motive)
+                tables.append(cells_df)
     return pd.concat(tables, ignore_index=True), pd.concat(pair_tables, ignore_index=True), p_war_all
 
 
@@ -357,8 +381,8 @@ def posterior_command(exp, posterior: Path, draws: int, replications: int, seed:
     start = now_iso()
     log(f"posterior: {len(exp.cells)} cells x {draws} posterior draws x {replications:,} crises -> {out_dir}")
     mc.warm_up()
-    counts = outcome_counts_by_draw(exp.cells, sample, names, replications, seed, threads=threads)
-    cells_df, pairs_df, p_war = posterior_tables(exp.cells, counts)
+    counts, ally = counts_by_draw(exp.cells, sample, names, replications, seed, threads=threads)
+    cells_df, pairs_df, p_war = posterior_tables(exp.cells, counts, ally)
     ranking = posterior_ranking(exp, p_war)
     files = write_table(cells_df, out_dir, "posterior_cells") + write_table(pairs_df, out_dir, "posterior_pairs")
     files += write_table(sample, out_dir, "posterior_draws") + write_table(ranking, out_dir, "posterior_ranking")
@@ -488,6 +512,16 @@ def posterior_markdown(exp, cells: pd.DataFrame, pairs: pd.DataFrame, draws: int
             by = g.set_index("measure")
             lines.append(f"| {label_} | " + " | ".join(
                 f"{by.loc[m, 'mean']:.3f} [{by.loc[m, 'low']:.3f}, {by.loc[m, 'high']:.3f}]" for m in OUTCOME_NAMES) + " |")
+        if every["measure"].isin(ALLY_MEASURES).any():
+            lines += ["", "The ally, all challengers (share of replications with abandonment, an ally programme, a "
+                      "proliferated ally, entrapment; posterior predictive mean [95% interval]). The ally's parameters "
+                      "are illustrative: the posterior moves only the crisis parameters.", "",
+                      "| cell | " + " | ".join(ALLY_MEASURES) + " |", "|---|" + "---|" * len(ALLY_MEASURES)]
+            for label_, g in every.groupby("label", sort=False):
+                by = g.set_index("measure")
+                lines.append(f"| {label_} | " + " | ".join(
+                    f"{by.loc[m, 'mean']:.3f} [{by.loc[m, 'low']:.3f}, {by.loc[m, 'high']:.3f}]"
+                    for m in ALLY_MEASURES) + " |")
     allp = pairs[pairs["motive"] == "all"]
     if len(allp):
         lines += ["", "Which mix gives less war, over the posterior (P that the first cell gives less war than the "
