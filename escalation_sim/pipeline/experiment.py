@@ -222,6 +222,19 @@ def not_an_experiment(source: str, data: dict) -> None:
                           "'escalation-sim simulate' plays one crisis of a scenario")
 
 
+def optional_table(data: dict, section: str, fields: tuple[str, ...], source: str) -> dict | None:
+    """The ``[section]`` table of a file if it has one (else None), refusing anything but a table of ``fields``."""
+    spec = data.get(section)
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(source, section, f"allowed: a table with {', '.join(fields)}")
+    bad = set(spec) - set(fields)
+    if bad:
+        raise ConfigError(source, f"{section}.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(fields)}")
+    return spec
+
+
 def robustness_spec(data: dict, source: str) -> dict | None:
     """The validated ``[robustness]`` table (points, replications, seed, contrasts, sobol), or None if none.
 
@@ -229,14 +242,9 @@ def robustness_spec(data: dict, source: str) -> dict | None:
     a Latin hypercube of ``points`` parameter vectors of the documented box, ``replications`` crises per arm and
     point, and with ``sobol = N`` (a power of 2) their Sobol indices over the same box.
     """
-    spec = data.get("robustness")
+    spec = optional_table(data, "robustness", ROBUSTNESS_FIELDS, source)
     if spec is None:
         return None
-    if not isinstance(spec, dict):
-        raise ConfigError(source, "robustness", f"allowed: a table with {', '.join(ROBUSTNESS_FIELDS)}")
-    bad = set(spec) - set(ROBUSTNESS_FIELDS)
-    if bad:
-        raise ConfigError(source, f"robustness.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(ROBUSTNESS_FIELDS)}")
     out = {
         "points": positive_int(source, "robustness.points", spec.get("points", 256), lo=8),
         "replications": positive_int(source, "robustness.replications", spec.get("replications", 4096), lo=64),
@@ -279,14 +287,9 @@ def posterior_spec(data: dict, source: str) -> dict | None:
     """
     from ..calibration.targets import SHIPPED_POSTERIORS, posterior_file
 
-    spec = data.get("posterior")
+    spec = optional_table(data, "posterior", POSTERIOR_FIELDS, source)
     if spec is None:
         return None
-    if not isinstance(spec, dict):
-        raise ConfigError(source, "posterior", f"allowed: a table with {', '.join(POSTERIOR_FIELDS)}")
-    bad = set(spec) - set(POSTERIOR_FIELDS)
-    if bad:
-        raise ConfigError(source, f"posterior.{sorted(bad)[0]}", f"unknown field; allowed: {', '.join(POSTERIOR_FIELDS)}")
     name = spec.get("file")
     if not isinstance(name, str) or not name:
         raise ConfigError(source, "posterior.file", f"required; allowed: {', '.join(repr(k) for k in SHIPPED_POSTERIORS)} "
