@@ -244,7 +244,7 @@ def simulate_one(p_mixes, mix_cum, seed, rep, twin, st, keys, ctr, msgs, ht, w, 
     n = rules.initial_messages(st, p, out)
     _send(out, n, now, msgs, ht, w)
     while True:
-        while w[W_FIFO_LEN] > 0:
+        if w[W_FIFO_LEN] > 0:
             head = w[W_FIFO_HEAD]
             typ = w[W_FIFO_TYPE + head]
             actor = w[W_FIFO_ACTOR + head]
@@ -256,23 +256,29 @@ def simulate_one(p_mixes, mix_cum, seed, rep, twin, st, keys, ctr, msgs, ht, w, 
                     w[W_WAITING + actor] = 0
                     _fifo_push(w, GET, actor, _inbox_pop(w, actor))
                 continue
-            n = rules.handle(actor, msgs[slot], now, st, p, keys, ctr, ws, out, info)
-            _free(w, slot)
-            _send(out, n, now, msgs, ht, w)
-            if w[W_ERR] != 0:
-                return w[W_ERR]
-            if rules.run_done(st, p):
-                rules.finalize(st, p)
-                return ERR_RULE if st[X_ERROR] != 0.0 else 0
-            if w[W_IB_LEN + actor] > 0:
-                _fifo_push(w, GET, actor, _inbox_pop(w, actor))
-            else:
-                w[W_WAITING + actor] = 1
-        if w[W_HEAP_N] == 0 or ht[0] >= horizon:
-            break
-        now = ht[0]
-        slot = _heap_pop(ht, w)
-        _put(w, w[W_TARGET + slot], slot)
+        else:
+            if w[W_HEAP_N] == 0 or ht[0] >= horizon:
+                break
+            now = ht[0]
+            slot = _heap_pop(ht, w)
+            # The FIFO is empty, so every process waits on an empty inbox: this put wakes the target at once and
+            # its get is the only event of the instant. Handling the message now is what the PUT and GET entries
+            # would do, without queueing them.
+            actor = w[W_TARGET + slot]
+            w[W_WAITING + actor] = 0
+        # a GET: the actor handles the message, then takes the next one from its inbox or waits again
+        n = rules.handle(actor, msgs[slot], now, st, p, keys, ctr, ws, out, info)
+        _free(w, slot)
+        _send(out, n, now, msgs, ht, w)
+        if w[W_ERR] != 0:
+            return w[W_ERR]
+        if rules.run_done(st, p):
+            rules.finalize(st, p)
+            return ERR_RULE if st[X_ERROR] != 0.0 else 0
+        if w[W_IB_LEN + actor] > 0:
+            _fifo_push(w, GET, actor, _inbox_pop(w, actor))
+        else:
+            w[W_WAITING + actor] = 1
     rules.finalize(st, p)
     if w[W_ERR] == 0 and st[X_ERROR] != 0.0:
         return ERR_RULE
