@@ -1049,7 +1049,7 @@ def has_renewable(p):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
     """Handler of the leaders of the challenger and the defender."""
     kind = int(msg[M_KIND])
@@ -1095,7 +1095,7 @@ def leader(st, p, keys, ctr, ws, out, info, s, msg, now):
 
 
 # --- audiences ---------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def audience(st, p, keys, ctr, out, info, s, msg, now):
     """Domestic audiences react to the adversary's public moves (Fearon 1994).
 
@@ -1127,7 +1127,7 @@ def audience(st, p, keys, ctr, out, info, s, msg, now):
 
 
 # --- militaries --------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def military(st, p, keys, ctr, out, info, s, msg, now):
     """Militaries carry out orders after a delay and cause incidents.
 
@@ -1264,7 +1264,7 @@ def ally_review(st, p, keys, ctr, ws, out, info, now):
     return emit(out, n, 1.0, p[ALLY_REVIEW], me, MK_REVIEW, me, 0.0, 0.0, 0.0, now, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ally_leader(st, p, keys, ctr, ws, out, info, msg, now):
     """The ally's leader: filters the defender's commitment from what it perceives, and acts at its reviews."""
     kind = int(msg[M_KIND])
@@ -1295,7 +1295,7 @@ def ally_leader(st, p, keys, ctr, ws, out, info, msg, now):
     return ally_review(st, p, keys, ctr, ws, out, info, now)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ally_military(st, p, keys, ctr, out, info, msg, now):
     """The ally's programme: it matures after an exponential time and may be detected by the challenger first.
 
