@@ -130,7 +130,7 @@ def _heap_push(ht, w, t, key, slot):
             break
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_pop(ht, w):
     """Remove the heap's first entry; return its slot (time is ``ht[0]`` before the call)."""
     slot = w[W_HEAP_SLOT]
@@ -194,7 +194,7 @@ def _put(w, actor, slot):
     _fifo_push(w, PUT, actor, slot)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _send(out, n, now, msgs, ht, w):
     """Distribute the ``n`` messages a handler wrote, in order (as the SimPy engine does)."""
     for r in range(n):

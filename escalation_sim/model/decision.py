@@ -275,7 +275,7 @@ def logit_probabilities(lam, values, vo, n, out, oo):
             out[oo + i] /= s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def choose(lam, values, vo, n, u, probs, po):
     """Index of the move chosen by the logit rule with uniform ``u`` (inverse CDF in index order)."""
     logit_probabilities(lam, values, vo, n, probs, po)
@@ -580,7 +580,7 @@ def _input_field(i):
     return i != SIT_BEST_OFFER and i != SIT_P_ADV_GREEDY
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def evaluate_cached(p, ws, belief, bo, mix):
     """:func:`evaluate`, remembered: the same inputs give the same values without the look-ahead.
 
