@@ -91,7 +91,7 @@ def measure_rounds(st) -> dict:
     """
     maxt = mc.max_threads()
     vec = {c.name: scenario_vectors(c.name) for c in st.cases}
-    mc.warm_up()  # compile or load every kernel before any timed run
+    mc.warm_up()  # compile or load the block kernels before any timed run
     for loop in RNG_LOOPS.values():
         loop(10)
     for c in st.cases:

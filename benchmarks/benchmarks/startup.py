@@ -5,8 +5,9 @@
 ``kernels-<source hash>`` to it; the child's cache directory is checked), then
 ``startup_repeats`` fresh processes with that now filled directory. Each child
 times ``import escalation_sim`` + ``montecarlo`` and ``warm_up()``: the first call
-of every kernel, on one replication, which is what every command does before its
-first replication. The compile benchmark is the one place where a compile is
+of every kernel a run uses (scenario vectors, serial and parallel block kernels),
+on one replication, which is what every command does before its first
+replication (the replay kernel ``final_states`` compiles on first use, in tests). The compile benchmark is the one place where a compile is
 timed. Figures are medians over the runs whose child had its core (CPU share of
 the child >= 0.9; NaN if none had; ``ESIM_BENCH_GUARD=0``: every run).
 """
@@ -75,7 +76,7 @@ class Startup:
         return measure_startup(suite())
 
     def track_cold_compile_s(self, m, part):
-        """Fresh process, empty cache: ``total`` = import + warm_up(); ``warm_up`` = compiling every kernel;
+        """Fresh process, empty cache: ``total`` = import + warm_up(); ``warm_up`` = compiling the kernels a run uses;
         ``wall`` = the whole child with interpreter start."""
         return _median(m["cold"], f"{part}_s")
 
