@@ -221,6 +221,20 @@ def test_serial_and_parallel_kernels_identical(extended):
     assert serial.counts.sum() == 1750  # the last block is partial: 1750 - 5 x 300 = 250
 
 
+@pytest.mark.parametrize("threads", [1, 3, 8])
+def test_the_threaded_twin_fills_each_row_as_the_serial_kernel_does(direct, threads):
+    """The parallel twin hands chunks of blocks to a pool of threads, each chunk writing views of its rows: a chunk
+    written to the wrong rows, or a chunk lost or run twice, would break equality with one serial call (7 blocks:
+    chunks of unequal size; 8 threads: more threads than blocks)."""
+    pm, cum = direct.vectors()
+    blocks = np.array([6, 0, 5, 1, 4, 2, 3])  # rows are positions in the call, not block numbers
+    serial = mc.run_blocks(pm, cum, 5, blocks, 40, 270, parallel=False)
+    threaded = mc.run_blocks(pm, cum, 5, blocks, 40, 270, parallel=True, threads=threads)
+    for m in MEASURES:
+        np.testing.assert_array_equal(getattr(serial, m.name), getattr(threaded, m.name), err_msg=m.name)
+    assert serial.counts[0].sum() == 30 and serial.counts[1].sum() == 40  # block 6 is the partial one
+
+
 def test_threads_and_chunks_give_identical_totals(extended):
     a = mc.run_cell(extended, 6000, 4, block_size=500, threads=1)
     b = mc.run_cell(extended, 6000, 4, block_size=500, threads=2, chunk_blocks=5)

@@ -63,10 +63,9 @@ s = Scenario.build()
 pm, cum = s.vectors()
 t2 = time.perf_counter()
 loads = {}
-blocks = np.array([0])
-for name, parallel in (("run_blocks_serial", False), ("run_blocks_parallel", True)):
+for name, parallel, blocks in (("run_blocks_serial", False, np.array([0])), ("threaded twin", True, np.array([0, 1]))):
     t = time.perf_counter()
-    mc.run_blocks(pm, cum, 0, blocks, 1, 1, parallel=parallel)
+    mc.run_blocks(pm, cum, 0, blocks, 1, blocks.shape[0], parallel=parallel)
     loads[name] = time.perf_counter() - t
 t = time.perf_counter()
 mc.final_states(s, 0, np.array([0]))

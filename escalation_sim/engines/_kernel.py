@@ -22,7 +22,7 @@ Kernels take arrays in and fill arrays out. The public wrapper is
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -441,15 +441,9 @@ def run_block(p_mixes, mix_cum, seed, block, block_size, n_total, bin_width, b, 
     _keep_alive(o_st, o_keys, o_ctr, o_msgs, o_ht, o_w, o_out, o_info, o_ws)
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def run_blocks_parallel(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
-    """Parallel twin of :func:`run_blocks_serial`: one block per iteration, any thread."""
-    for b in prange(blocks.shape[0]):
-        run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, np.int64(b), outputs, err)
-
-
 @njit(cache=True, nogil=True)
 def run_blocks_serial(p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, outputs, err):
-    """Serial twin of :func:`run_blocks_parallel` (identical output by construction)."""
+    """Run ``blocks`` in order, block ``i`` into row ``i`` (the parallel twin, ``montecarlo._run_threaded``, runs
+    chunks of them in threads)."""
     for b in range(blocks.shape[0]):
         run_block(p_mixes, mix_cum, seed, blocks[b], block_size, n_total, bin_width, b, outputs, err)

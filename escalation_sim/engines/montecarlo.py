@@ -22,6 +22,7 @@ checkpoints). :func:`run_cell` is the engine's own loop, for tests and notebooks
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -44,7 +45,7 @@ def n_blocks(replications: int, block_size: int) -> int:
 
 
 def max_threads() -> int:
-    """Threads Numba may use on this machine."""
+    """Threads a parallel run uses by default: ``NUMBA_NUM_THREADS`` (the machine's cores unless set)."""
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
@@ -53,14 +54,13 @@ def warm_up() -> None:
 
     Call before fanning out to processes or workers, so that they load the
     cache instead of compiling into it concurrently. These are the scenario's
-    vectors and both block kernels (serial and parallel twins). The kernel of
+    vectors and the block kernel (both twins run it). The kernel of
     :func:`final_states` (identity tests and replays, never a run) compiles on
     its first use instead: leaving it out takes ~3 s off a first run's compile.
     """
     s = Scenario.build()
     p_mixes, mix_cum = s.vectors()
-    for parallel in (False, True):
-        run_blocks(p_mixes, mix_cum, 0, np.array([0]), 1, 1, parallel=parallel)
+    run_blocks(p_mixes, mix_cum, 0, np.array([0]), 1, 1, parallel=False)
 
 
 def run_blocks(
@@ -85,9 +85,9 @@ def run_blocks(
         Block indices to run; block ``b`` holds replications ``b * block_size``
         to ``min((b + 1) * block_size, n_total) - 1``.
     parallel : bool
-        Use the parallel twin (blocks spread over threads).
+        Use the parallel twin (blocks spread over threads; see :func:`_run_threaded`).
     threads : int, optional
-        Numba threads for this call.
+        Threads for this call (default: :func:`max_threads`).
 
     Returns
     -------
@@ -109,14 +109,42 @@ def run_blocks(
         res.arrays,
         err,
     )
-    if parallel:
-        if threads is not None:
-            numba.set_num_threads(threads)
-        _kernel.run_blocks_parallel(*args)
+    if parallel and blocks.shape[0] > 1:
+        _run_threaded(args, max_threads() if threads is None else int(threads))
     else:
         _kernel.run_blocks_serial(*args)
     check_errors(err)
     return res
+
+
+def _run_threaded(args: tuple, threads: int) -> None:
+    """The parallel twin: contiguous chunks of the blocks, each run by the serial kernel in a thread of a pool.
+
+    The kernel releases the GIL (``nogil``), so the threads run at once, one core each. Block ``i`` of the call
+    always fills row ``i`` of every output array, whichever thread runs it (a chunk gets views of its rows), so
+    the output is identical to one serial call. About four chunks per thread, handed out as threads come free,
+    balance the load. This twin replaced a ``prange`` kernel: that kernel re-optimised the whole model in a
+    second library (5.7 s of the cold compile) for no gain in speed (benchmarks/README.md).
+    """
+    p_mixes, mix_cum, seed, blocks, block_size, n_total, bin_width, arrays, err = args
+    n = blocks.shape[0]
+    bounds = np.linspace(0, n, min(n, 4 * threads) + 1).astype(np.int64)
+
+    def chunk(lo: int, hi: int) -> None:
+        rows = type(arrays)(*(a[lo:hi] for a in arrays))
+        _kernel.run_blocks_serial(p_mixes, mix_cum, seed, blocks[lo:hi], block_size, n_total, bin_width, rows,
+                                  err[lo:hi])
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="escalation-sim") as pool:
+        futures = [pool.submit(chunk, int(lo), int(hi))
+                   for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+        try:
+            for fut in futures:
+                fut.result()
+        except BaseException:  # Ctrl-C or an error: drop the chunks not started, let the running ones end
+            for fut in futures:
+                fut.cancel()
+            raise
 
 
 def check_errors(err: np.ndarray) -> None:

@@ -38,7 +38,7 @@ def run_task(task: Task, parallel: bool = False, threads: int | None = None) -> 
 
 
 class LocalExecutor:
-    """Blocks of a chunk spread over this machine's Numba threads."""
+    """Blocks of a chunk spread over this machine's cores (the threaded twin of the block kernel)."""
 
     name = "threads"
 
