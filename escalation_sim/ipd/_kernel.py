@@ -21,27 +21,33 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..engines._kernel import _borrow
 from ..model.rng import init_streams
 from . import model as ipd
 
 
 @njit(cache=True, nogil=True)
-def play_match(sids, prm, epsilon, seed, rep, turns, keys, ctr, hist, counts, moves, record):
+def play_match(sids, prm, epsilon, seed, rep, turns, keys, ctr, u, hist, counts, moves, record):
     """Play replication ``rep``: fill ``counts`` (4,) and, if ``record``, ``moves`` (turns, 4).
 
-    ``moves[t]`` = (intended 0, played 0, intended 1, played 1).
+    ``moves[t]`` = (intended 0, played 0, intended 1, played 1). ``u`` (``N_STREAMS`` x ``turns``) receives the
+    match's draws, made before the first round (:func:`escalation_sim.ipd.model.fill_draws`: the numbers
+    :func:`escalation_sim.ipd.model.draws` gives round by round, as the SimPy engine draws them).
     """
     init_streams(seed, rep, keys, ctr)
+    ipd.fill_draws(keys, ctr, turns, u)
     s0, s1 = sids[0], sids[1]
-    p0, p1 = prm[0], prm[1]  # row views made once per match, not every round
-    h0, h1 = hist[0], hist[1]
+    # row views made once per match, borrowed (no reference count: the round loop passes them to the rules
+    # without an atomic increment and decrement each time; the caller holds prm and hist)
+    p0, p1 = _borrow(prm[0]), _borrow(prm[1])
+    h0, h1 = _borrow(hist[0]), _borrow(hist[1])
     ipd.init_state(s0, p0, h0)
     ipd.init_state(s1, p1, h1)
     for k in range(4):
         counts[k] = 0
     for t in range(turns):
-        u0, n0 = ipd.draws(keys, ctr, 0)
-        u1, n1 = ipd.draws(keys, ctr, 1)
+        u0, n0 = u[ipd.S_DECIDE, t], u[ipd.S_NOISE, t]
+        u1, n1 = u[ipd.S_DECIDE + 1, t], u[ipd.S_NOISE + 1, t]
         i0, a0 = ipd.move(s0, p0, h0, epsilon, u0, n0)
         i1, a1 = ipd.move(s1, p1, h1, epsilon, u1, n1)
         ipd.update_state(s0, p0, h0, a0, a1)
@@ -59,9 +65,10 @@ def match_moves(sids, prm, epsilon, seed, rep, turns, moves):
     """Moves of one replication (for identity tests and replays)."""
     keys = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
     ctr = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
+    u = np.empty((ipd.N_STREAMS, turns))
     hist = np.zeros((2, ipd.N_HIST), dtype=np.int64)
     counts = np.zeros(4, dtype=np.int64)
-    play_match(sids, prm, epsilon, seed, rep, turns, keys, ctr, hist, counts, moves, True)
+    play_match(sids, prm, epsilon, seed, rep, turns, keys, ctr, u, hist, counts, moves, True)
 
 
 @njit(cache=True, nogil=True)
@@ -69,11 +76,12 @@ def match_counts(sids, prm, epsilon, seed, reps, turns, out):
     """Outcome counts ``out[i]`` of each replication ``reps[i]`` (serial)."""
     keys = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
     ctr = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
+    u = np.empty((ipd.N_STREAMS, turns))
     hist = np.zeros((2, ipd.N_HIST), dtype=np.int64)
     counts = np.zeros(4, dtype=np.int64)
     moves = np.zeros((1, 4), dtype=np.int64)
     for i in range(reps.shape[0]):
-        play_match(sids, prm, epsilon, seed, reps[i], turns, keys, ctr, hist, counts, moves, False)
+        play_match(sids, prm, epsilon, seed, reps[i], turns, keys, ctr, u, hist, counts, moves, False)
         for k in range(4):
             out[i, k] = counts[k]
 
@@ -83,13 +91,14 @@ def run_block(sids, prm, epsilon, seed, block, block_size, n_total, turns, b, su
     """Play the replications of ``block`` and add them into row ``b``."""
     keys = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
     ctr = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
+    u = np.empty((ipd.N_STREAMS, turns))
     hist = np.zeros((2, ipd.N_HIST), dtype=np.int64)
     counts = np.zeros(4, dtype=np.int64)
     moves = np.zeros((1, 4), dtype=np.int64)
     first = block * block_size
     last = min(first + block_size, n_total)
     for rep in range(first, last):
-        play_match(sids, prm, epsilon, seed, rep, turns, keys, ctr, hist, counts, moves, False)
+        play_match(sids, prm, epsilon, seed, rep, turns, keys, ctr, u, hist, counts, moves, False)
         for k in range(4):
             sum_n[b, k] += counts[k]
             for m in range(4):

@@ -45,7 +45,9 @@ import numpy as np
 from numba import njit
 
 from ..model.bibliography import REFERENCES
-from ..model.rng import uniform
+from ..model.rng import uniform, uniform_at
+
+_ONE = np.uint64(1)
 
 # --- actions and outcomes ------------------------------------------------------
 C = 0  # concede = cooperate
@@ -166,6 +168,22 @@ def draws(keys: np.ndarray, ctr: np.ndarray, player: int):
     Every player draws both, every round, whatever its strategy and the noise.
     """
     return uniform(keys, ctr, S_DECIDE + player), uniform(keys, ctr, S_NOISE + player)
+
+
+@njit(cache=True)
+def fill_draws(keys: np.ndarray, ctr: np.ndarray, turns: int, u: np.ndarray) -> None:
+    """A match's draws at once: ``u[s, t]`` is what stream ``s`` gives in round ``t``, then the counters stand at
+    the end of the match.
+
+    The numbers :func:`draws` gives round by round: every player draws from both its streams every round, so
+    round ``t`` is the ``t + 1``-th draw of each stream (:func:`escalation_sim.model.rng.uniform_at`). Made
+    in one loop per stream, without the round's decisions in between, the draws vectorise.
+    """
+    for s in range(N_STREAMS):
+        base = ctr[s]
+        for t in range(turns):
+            u[s, t] = uniform_at(keys, s, base + np.uint64(t) + _ONE)
+        ctr[s] = base + np.uint64(turns)
 
 
 @njit(cache=True, inline="always")

@@ -57,12 +57,20 @@ def init_streams(seed: int, replication: int, keys: np.ndarray, counters: np.nda
 
 
 @njit(cache=True)
+def uniform_at(keys: np.ndarray, stream: int, count: np.uint64) -> float:
+    """The ``count``-th uniform (``count`` = 1, 2, ...) of ``stream``: what :func:`uniform` returns when it
+    advances the stream's counter to ``count``. A draw depends on nothing else, so a run can make a stream's
+    draws ahead of time, in any order (the IPD kernel does, a match at a time)."""
+    x = mix64(keys[stream] + count * GOLDEN)
+    return float(x >> _S11) * _TO_UNIT
+
+
+@njit(cache=True)
 def uniform(keys: np.ndarray, counters: np.ndarray, stream: int) -> float:
     """Next uniform on [0, 1) of ``stream``; advances that stream's counter."""
     c = counters[stream] + _ONE
     counters[stream] = c
-    x = mix64(keys[stream] + c * GOLDEN)
-    return float(x >> _S11) * _TO_UNIT
+    return uniform_at(keys, stream, c)
 
 
 @njit(cache=True)
