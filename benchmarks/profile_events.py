@@ -11,15 +11,20 @@ Usage::
    before the crisis outcome and after it (with an ally the run follows the
    ally to the horizon: reviews, renewals and support keep coming).
 2. ``--perf`` (Linux ``perf`` needed): samples a compiled run (1 thread, then
-   2 threads) and attributes the samples to Numba's reference counting
-   (``NRT_incref`` / ``NRT_decref``: atomic operations on array views), libm
-   (``log1p``, ``exp``) and the rest of the compiled code.
+   2 threads) and attributes the samples to each compiled function that was
+   not inlined (``model.decision.evaluate``, ``model.rules.handle``, the event
+   loop ``engines._kernel.simulate_one``, ...), to Numba's reference counting
+   (``NRT_incref`` / ``NRT_decref``) and to libm (``exp``, ``log1p``). The child
+   compiles into an empty cache (about 30 s): kernels loaded from the cache
+   have no LLVM module from which to name their functions. It writes perf's
+   map of JIT code (``/tmp/perf-PID.map``), removed after the report.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -113,59 +118,81 @@ def print_counts(c: dict) -> None:
 
 # --- perf -------------------------------------------------------------------------
 PERF_CHILD = """
-import sys, time
+import gc, os, sys, time
 import numpy as np
 import escalation_sim
 from escalation_sim.engines import montecarlo as mc
 from escalation_sim.model.validation import load_scenario
+from numba.core.registry import CPUDispatcher
 from numba.core.runtime import nrt
 s = load_scenario(sys.argv[1]); threads = int(sys.argv[2]); n = int(sys.argv[3])
 pm, cum = s.vectors()
-mc.warm_up()
+mc.warm_up()  # compiles: the cache directory is empty, so every library still holds its LLVM module
+# perf's map of JIT code (/tmp/perf-PID.map): the address and size of every compiled function
+funcs = {}
+for obj in gc.get_objects():
+    if isinstance(obj, CPUDispatcher):
+        for cres in obj.overloads.values():
+            lib = cres.library
+            for fn in lib._final_module.functions:
+                if not fn.is_declaration:
+                    addr = lib.get_pointer_to_function(fn.name)
+                    if addr:
+                        funcs[addr] = fn.name
 for name in ("NRT_incref", "NRT_decref"):
-    print(name, hex(nrt.rtsys.library.get_pointer_to_function(name)), flush=True)
+    funcs[nrt.rtsys.library.get_pointer_to_function(name)] = name
+addrs = sorted(funcs)
+with open(f"/tmp/perf-{os.getpid()}.map", "w") as fh:
+    for a, b in zip(addrs, addrs[1:] + [addrs[-1] + 4096]):
+        fh.write(f"{a:x} {min(b - a, 1 << 20):x} {funcs[a]}\\n")
+print("pid", os.getpid(), flush=True)
 blocks = np.arange(mc.n_blocks(n, 4096))
 t = time.perf_counter()
 mc.run_blocks(pm, cum, 20261122, blocks, 4096, n, parallel=threads > 1, threads=threads)
 print("elapsed", time.perf_counter() - t, flush=True)
 """
 
+MANGLED = re.compile(r"(\d+)")
+
+
+def short_name(sym: str) -> str:
+    """``model.rules.handle`` from Numba's mangled ``_ZN14escalation_sim5model5rules6handleB4v280B38...``."""
+    if not sym.startswith("_ZN"):
+        return sym
+    parts, i = [], 3
+    while i < len(sym) and sym[i].isdigit():
+        m = MANGLED.match(sym, i)
+        n = int(m.group(1))
+        parts.append(sym[m.end():m.end() + n])
+        i = m.end() + n
+    parts = [p for p in parts if p not in ("escalation_sim", "cpython")]
+    return ".".join(parts) or sym
+
+
 LINE = re.compile(r"^\s*([\d.]+)%\s+(.+?)\s+\[\.\]\s+(\S+)")
 
 
 def perf_profile(threads: int, n: int) -> dict:
-    """Share of perf samples in refcounting, libm and other compiled code for one run."""
+    """Share of perf samples per compiled function, refcounting and libm for one run (an empty kernel cache: the
+    child compiles first, ~30 s, so that it can name its functions for perf)."""
     with tempfile.TemporaryDirectory(prefix="esim-perf-") as tmp:
         data = str(Path(tmp) / "perf.data")
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "cache"))
         proc = subprocess.run(
-            [
-                "perf",
-                "record",
-                "-q",
-                "-o",
-                data,
-                sys.executable,
-                "-c",
-                PERF_CHILD,
-                str(SCENARIOS[SPEED_SCENARIO]),
-                str(threads),
-                str(n),
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
+            ["perf", "record", "-q", "-o", data, sys.executable, "-c", PERF_CHILD, str(SCENARIOS[SPEED_SCENARIO]),
+             str(threads), str(n)],
+            cwd=REPO, capture_output=True, text=True, check=True, env=env,
         )
-        addr = dict(line.split()[:2] for line in proc.stdout.splitlines() if line.startswith("NRT_"))
-        elapsed = float(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("elapsed")))
-        rep = subprocess.run(
-            ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol", "-q"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    lo = int(addr["NRT_incref"], 16)
-    hi = int(addr["NRT_decref"], 16) + 0x40  # both are a few instructions long
+        out = dict(line.split()[:2] for line in proc.stdout.splitlines() if line.split()[:1] in (["pid"], ["elapsed"]))
+        perf_map = Path(f"/tmp/perf-{out['pid']}.map")
+        try:
+            rep = subprocess.run(
+                ["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol", "-q"],
+                capture_output=True, text=True, check=True,
+            ).stdout
+        finally:
+            perf_map.unlink(missing_ok=True)
+    elapsed = float(out["elapsed"])
     shares: Counter = Counter()
     for line in rep.splitlines():
         m = LINE.match(line)
@@ -173,13 +200,17 @@ def perf_profile(threads: int, n: int) -> dict:
             continue
         pct, dso, sym = float(m.group(1)), m.group(2), m.group(3)
         if "[JIT]" in dso:
-            a = int(sym, 16) if sym.startswith("0x") else -1
-            shares["NRT refcount (incref/decref)" if lo <= a < hi else "other compiled code"] += pct
+            if sym.startswith("NRT_"):
+                shares["NRT refcount (incref/decref)"] += pct
+            elif sym.startswith("0x"):
+                shares["compiled code, not in the map"] += pct
+            else:
+                shares[short_name(sym)] += pct
         elif "libm" in dso:
             shares[f"libm {sym}"] += pct
-        else:
-            shares["python, imports, start-up"] += pct
-    compiled = sum(v for k, v in shares.items() if k != "python, imports, start-up")
+        else:  # the interpreter, imports and the compile before the timed run
+            shares["python, imports, compile"] += pct
+    compiled = sum(v for k, v in shares.items() if k != "python, imports, compile")
     return {
         "threads": threads,
         "replications": n,
@@ -187,7 +218,7 @@ def perf_profile(threads: int, n: int) -> dict:
         "reps_per_s": n / elapsed,
         "share_of_all_samples": dict(shares.most_common()),
         "share_of_compiled_samples": {
-            k: v / compiled for k, v in shares.most_common() if k != "python, imports, start-up"
+            k: v / compiled for k, v in shares.most_common() if k != "python, imports, compile"
         },
     }
 
@@ -197,7 +228,7 @@ def print_perf(p: dict) -> None:
         f"\n== perf: {SPEED_SCENARIO}, {p['replications']} replications, {p['threads']} thread(s), "
         f"{p['reps_per_s']:,.0f} rep/s under perf"
     )
-    for k, v in list(p["share_of_compiled_samples"].items())[:8]:
+    for k, v in list(p["share_of_compiled_samples"].items())[:20]:
         print(f"   {k:<40} {v:>6.1%} of compiled-code samples")
 
 
