@@ -37,7 +37,7 @@ _HASH: str | None = None
 
 #: The measured cold compile of each compiled path, in seconds (2-core machine of README "Speed", with other work
 #: running: ``warm_up()`` for ``crisis``, the first ``simulate`` for ``simpy``, the first IPD run for ``ipd``).
-COMPILE_SECONDS = {"crisis": 60, "simpy": 80, "ipd": 10}
+COMPILE_SECONDS = {"crisis": 40, "simpy": 80, "ipd": 10}
 
 
 def source_hash() -> str:
