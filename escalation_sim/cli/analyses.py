@@ -32,7 +32,7 @@ def _params(text: str) -> list[str]:
 @click.option("--replications", "-n", type=click.IntRange(min=100), default=4096, show_default=True,
               help="Crises per point (the same seed at every point).")
 @click.option("--seed", type=SEED, default=None, help="Seed [default: the experiment's].")
-@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/<experiment>-sensitivity/cell<K>-seed<S>].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
@@ -71,7 +71,7 @@ def sensitivity(experiment: Path, params_text: str, bounds_texts, cell: int, n_b
 @click.option("--generations", type=click.IntRange(min=1), default=None,
               help="At most this many generations [default: the file's max_generations].")
 @click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed of the run [default: the file's].")
-@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/calibration-<name>/seed<S>].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
@@ -169,7 +169,7 @@ def ally_decay(scenario: Path, renewal_text: str, defender_strategy, replication
 @click.option("--fix", "fix_text", default="", metavar="SECTION.NAME,...",
               help="Parameters of the box to hold at the scenario's values (e.g. effects.tripwire_lr).")
 @click.option("--seed", type=SEED, default=None, help="Seed of the design and the crises [default: the experiment's].")
-@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Numba threads [default: all cores].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Threads [default: all cores].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results directory [default: results/<experiment>-robustness/seed<S>-p<P>-n<N>...].")
 @click.option("--force", is_flag=True, help="Replace existing results in --out.")
