@@ -9,6 +9,9 @@ The event loop reproduces the SimPy reference engine's order of events exactly
   two entry types: ``PUT`` (a store put event: wakes the actor if it waits and
   its inbox holds a message) and ``GET`` (the actor handles a message, then
   takes the next one from its inbox or waits again);
+* a delivery taken from the heap (the FIFO is then empty, and every actor waits
+  on an empty inbox) is handled at once: its PUT and GET entries would do the
+  same and nothing else;
 * the run stops after the handler that ends it, or when the next delivery is
   due at or after the horizon.
 
