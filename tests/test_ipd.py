@@ -225,6 +225,26 @@ def test_simpy_equals_kernel_for_every_pair():
             assert np.array_equal(res.scores, ipd.scores_from_counts(counts[rep], g.payoffs))
 
 
+def test_a_match_s_draws_made_ahead_are_the_round_by_round_draws():
+    """The kernel makes a match's draws before its first round (``fill_draws``); the SimPy engine draws them round
+    by round (``draws``). Same streams, same counts: the same numbers, and the counters end where they would."""
+    from escalation_sim.model.rng import init_streams
+
+    keys = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
+    ctr = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
+    init_streams(7, 3, keys, ctr)
+    ahead = np.empty((ipd.N_STREAMS, 25))
+    ipd.fill_draws(keys, ctr.copy(), 25, ahead)
+    for t in range(25):
+        for player in (0, 1):
+            u, n = ipd.draws(keys, ctr, player)
+            assert u == ahead[ipd.S_DECIDE + player, t] and n == ahead[ipd.S_NOISE + player, t]
+    after = np.zeros(ipd.N_STREAMS, dtype=np.uint64)
+    init_streams(7, 3, keys, after)
+    ipd.fill_draws(keys, after, 25, ahead)
+    np.testing.assert_array_equal(after, ctr)  # 25 draws on each stream, as round by round
+
+
 def test_simpy_trace():
     res = simulate_match(game("tit_for_tat", "always_defect", turns=4), seed=1)
     assert list(res.trace["move_0"]) == ["C", "D", "D", "D"]

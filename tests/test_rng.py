@@ -97,6 +97,20 @@ def test_uniform_matches_pure_python_definition():
         assert draws == [py_uniform(k, c) for c in range(1, 6)]
 
 
+@given(st.integers(0, 2**63 - 1), st.integers(0, 10**9), st.integers(1, 2**40))
+def test_uniform_at_is_the_draw_at_that_count(seed, rep, count):
+    """``uniform_at(keys, s, c)`` is the ``c``-th draw of stream ``s`` (what the IPD kernel makes ahead of time):
+    the pure-Python definition at that count, and, for small counts, what ``uniform`` returns after ``c - 1``
+    draws. An off-by-one in the count, or a count typed as a float, would break it."""
+    keys, ctr = streams(seed, rep)
+    s = count % N_STREAMS
+    assert rng.uniform_at(keys, s, np.uint64(count)) == py_uniform(int(keys[s]), count)
+    if count <= 50:
+        for _ in range(count - 1):
+            rng.uniform(keys, ctr, s)
+        assert rng.uniform(keys, ctr, s) == rng.uniform_at(keys, s, np.uint64(count))
+
+
 def test_replication_key_matches_pure_python():
     seed, rep = 12345, 6
     salt = 0x5EED0F5C1A55E5
