@@ -28,6 +28,8 @@ from .common import NOISY_SHARE, Timer, skip, suite
 SEED = 20261123
 TURNS = 200
 NOISE = 0.05
+# Our strategy names and the Axelrod classes that implement them. A copy of tests/test_ipd.py::AXL_NAMES on
+# purpose: asv runs this file against past commits too, so it cannot import a table a commit may not have.
 AXL = {
     "tit_for_tat": "TitForTat",
     "generous_tit_for_tat": "GTFT",
