@@ -61,6 +61,29 @@ def test_a_compile_is_announced_until_it_has_happened(tmp_path, monkeypatch):
     assert _cache.cache_dir().parent == tmp_path
 
 
+def test_the_default_run_over_the_posterior_announces_its_compile(tmp_path, monkeypatch):
+    """The README's first command (``run experiments/default.toml``, a run over the posterior) says it compiles
+    before it does, and records the compile only once it has happened. The run itself is replaced by a stub that
+    fails, so no kernel is compiled here: the notice must come first, and a failed run must not mark the cache
+    warm."""
+    from click.testing import CliRunner
+
+    from escalation_sim.analysis import calibration
+    from escalation_sim.cli import main
+    from escalation_sim.errors import UserError
+
+    def stub(*args, **kwargs):
+        raise UserError("stub: the run would start here")
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(calibration, "posterior_command", stub)
+    res = CliRunner().invoke(main, ["run", str(REPO / "experiments" / "default.toml"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    notice = res.stderr.index("compiling the Monte Carlo kernels (first run only")
+    assert notice < res.stderr.index("stub: the run would start here")
+    assert _cache.compile_notice("crisis") is not None  # not marked warm: nothing was compiled
+
+
 @pytest.mark.slow
 @pytest.mark.release  # a cold compile: a minute or more on 2 cores
 def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
